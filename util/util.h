@@ -1,0 +1,114 @@
+/*
+ * util.h - small shared helpers: bounded buffers, SHA-256 and digests,
+ * filesystem durability, names and refs, logging, durations.
+ *
+ * Everything here is dependency-light (OpenSSL for hashing, cJSON for JSON)
+ * and used by registry/, api/, cli/ and node/ alike, so nothing is written
+ * twice.
+ */
+#ifndef MLREG_UTIL_H
+#define MLREG_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "mlreg/error.h"
+
+#define MLREG_VERSION_STRING "0.1.0"
+
+/* ---- bounded growable buffer (curl dynbuf style) ---- */
+typedef struct {
+	char *ptr;   /* NUL-terminated when non-NULL */
+	size_t len;
+	size_t cap;
+	size_t max;  /* appends past this fail with MLREG_ETOOBIG */
+} util_buf;
+
+void util_buf_init(util_buf *b, size_t max);
+void util_buf_release(util_buf *b);
+int util_buf_put(util_buf *b, const void *data, size_t len);
+int util_buf_puts(util_buf *b, const char *s);
+int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hand the string to the caller (who frees it) and reset the buffer. */
+char *util_buf_detach(util_buf *b);
+
+/* ---- hashing ---- */
+#define UTIL_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+typedef struct util_sha256 util_sha256;
+util_sha256 *util_sha256_new(void);
+void util_sha256_update(util_sha256 *h, const void *data, size_t len);
+/* Writes "sha256:<hex>" into out (UTIL_DIGEST_LEN+1 bytes) and frees h. */
+void util_sha256_final(util_sha256 *h, char out[UTIL_DIGEST_LEN + 1]);
+void util_sha256_free(util_sha256 *h);
+void util_sha256_buf(const void *data, size_t len, char out[UTIL_DIGEST_LEN + 1]);
+/* Raw 64-hex digest of data, no prefix. */
+void util_sha256_hex(const void *data, size_t len, char out[65]);
+/* Hash an open fd from its current position to EOF; size optional. */
+int util_sha256_fd(int fd, char out[UTIL_DIGEST_LEN + 1], uint64_t *size);
+int util_sha256_file(const char *path, char out[UTIL_DIGEST_LEN + 1], uint64_t *size);
+/* True when s is exactly "sha256:" followed by 64 lowercase hex digits. */
+bool util_digest_valid(const char *s);
+/* Random bytes as lowercase hex (2*n chars + NUL into out). */
+int util_random_hex(char *out, size_t nbytes);
+/* Random URL-safe token body (base64url without padding) of nbytes entropy. */
+int util_random_token(char *out, size_t outsz, size_t nbytes);
+bool util_consttime_eq(const char *a, const char *b);
+
+/* ---- filesystem ---- */
+int util_mkdir_p(const char *path, mode_t mode);
+int util_fsync_dir(const char *dir);
+/* fsync the folder holding path. */
+int util_fsync_parent(const char *path);
+/* Write data to path via temp file + fsync + rename + fsync dir. */
+int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Read at most max bytes of a file into a NUL-terminated heap string. */
+int util_read_file(const char *path, size_t max, char **out, size_t *len);
+int util_write_all(int fd, const void *data, size_t len);
+/* Remove a directory tree (no following of links); missing is fine. */
+int util_rm_rf(const char *path);
+
+/* ---- names, paths and refs ---- */
+#define UTIL_NAME_MAX 255
+/* OCI repository grammar: [a-z0-9]+([._-][a-z0-9]+)* joined by '/'. */
+bool util_model_name_valid(const char *name);
+/* Stage/alias: [a-z][a-z0-9-]*, not "latest", at most 63. */
+bool util_label_name_valid(const char *name);
+/* Tag/metric/param key: [A-Za-z0-9_.-/]{1,250}, starts alnum or '_'. */
+bool util_key_valid(const char *key);
+/* Manifest path: relative, '/'-separated, no empty, '.' or '..' segments,
+ * no backslash or control chars, at most 4096 bytes. */
+bool util_manifest_path_valid(const char *path);
+
+typedef enum { UTIL_REF_VERSION, UTIL_REF_STAGE, UTIL_REF_ALIAS } util_ref_kind;
+typedef struct {
+	char model[UTIL_NAME_MAX + 1];
+	util_ref_kind kind;
+	int64_t version;       /* for UTIL_REF_VERSION */
+	char label[64];        /* stage or alias */
+} util_ref;
+/* Parse MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS. */
+int util_ref_parse(const char *s, util_ref *out);
+
+/* ---- durations and numbers ---- */
+/* "500ms", "30s", "5m", "1h", "2d"; a bare number is seconds. */
+int util_duration_ms(const char *s, int64_t *out_ms);
+int util_parse_i64(const char *s, int64_t *out);
+int util_parse_double(const char *s, double *out);
+int64_t util_now_ms(void);
+/* RFC 3339 UTC with milliseconds into out (>= 32 bytes). */
+void util_time_format(int64_t ms, char *out, size_t outsz);
+/* Parse RFC 3339 ("2026-11-28T10:00:00Z", fraction optional) or a duration
+ * meaning "that long ago". */
+int util_time_parse(const char *s, int64_t *out_ms);
+
+/* ---- logging ---- */
+typedef enum { UTIL_LOG_DEBUG, UTIL_LOG_INFO, UTIL_LOG_WARN, UTIL_LOG_ERROR } util_log_level;
+void util_log_set_level(util_log_level lvl);
+void util_log(util_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_INFO(...) util_log(UTIL_LOG_INFO, __VA_ARGS__)
+#define LOG_WARN(...) util_log(UTIL_LOG_WARN, __VA_ARGS__)
+#define LOG_ERROR(...) util_log(UTIL_LOG_ERROR, __VA_ARGS__)
+#define LOG_DEBUG(...) util_log(UTIL_LOG_DEBUG, __VA_ARGS__)
+
+#endif
