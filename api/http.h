@@ -1,0 +1,129 @@
+/*
+ * http.h - internals of the HTTP layer shared by the api folder: the per-request
+ * state, the route table entry, and the helpers route handlers answer with.
+ */
+#ifndef MLREG_API_HTTP_H
+#define MLREG_API_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <microhttpd.h>
+#include <cjson/cJSON.h>
+#include "registry/registry.h"
+#include "util/util.h"
+
+typedef struct api_server api_server;
+typedef struct api_req api_req;
+typedef int (*api_handler)(api_req *q);
+
+typedef enum {
+	API_INLINE,        /* quick read: runs on the HTTP thread */
+	API_WORKER,        /* writes or long work: connection suspended, runs on a worker */
+	API_STREAM_BLOB,   /* body streamed into a new blob, finished on a worker */
+	API_STREAM_UPLOAD  /* body streamed into an upload session, finished on a worker */
+} api_mode;
+
+typedef enum { API_AUTH_NONE = -1 } api_auth_special;
+
+typedef struct {
+	const char *method;   /* "GET", "POST", ... (GET routes also answer HEAD) */
+	const char *pattern;  /* "api/v1/models/{}/versions"; {} matches one segment */
+	api_handler fn;
+	int perm;             /* reg_perm, API_AUTH_NONE (no token), or -2 (any token) */
+	api_mode mode;
+	const char *label;    /* route label for /metrics */
+} api_route;
+
+#define API_AUTH_ANY (-2)
+#define API_MAX_SEGS 12
+
+typedef struct {
+	const char *listen;
+	const char *data_dir;
+	const char *port_file;
+	int workers, threads;
+	size_t max_json;
+	size_t conn_memory;
+	unsigned idle_timeout_s;
+	int64_t upload_ttl_ms, gc_grace_ms;
+} api_config;
+
+struct api_req {
+	api_server *srv;
+	struct MHD_Connection *conn;
+	const api_route *route;
+	int route_idx;
+	bool head;
+	char *params[API_MAX_SEGS]; /* decoded {} segments, in order */
+	int nparams;
+	reg_principal who;
+	int64_t t0_ns;
+	uint64_t bytes_in, bytes_out;
+
+	/* error found before the body was read: answered at the end */
+	int early_code;
+	char *early_msg;
+
+	util_buf body;               /* JSON request body */
+	reg_blob_writer *blob;       /* API_STREAM_BLOB sink */
+	reg_upload *upload;          /* API_STREAM_UPLOAD sink */
+	int sink_error;              /* first write error of the sink */
+	int64_t upload_off;          /* session offset to report in Range, or -1 */
+	char *sink_msg;
+
+	bool suspended, work_done, answered;
+	int status;                  /* response to send */
+	cJSON *json;
+	cJSON *err_extra;            /* extra members of the error object */
+	cJSON *keep;                 /* decoded query strings handed out */
+	struct MHD_Response *resp;   /* ready-made response (files, streams) */
+};
+
+struct api_server {
+	api_config cfg;
+	reg_registry *reg;
+	struct MHD_Daemon *daemon;
+	struct api_pool *pool;
+	struct api_metrics *metrics;
+};
+
+/* ---- answering (server.c) ---- */
+/* JSON answer; takes ownership of body. */
+int api_reply_json(api_req *q, int status, cJSON *body);
+/* Error answer from an MLREG_E* code and mlreg_error_last(). */
+int api_reply_error(api_req *q, int code);
+int api_reply_error_msg(api_req *q, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* HTTP status for an error code (the one table). */
+unsigned api_status_of(int code);
+/* Decoded query argument (heap copy owned by q, freed with it) or NULL. */
+const char *api_query(api_req *q, const char *name);
+/* All values of a repeated query argument as a JSON array of strings. */
+cJSON *api_query_all(api_req *q, const char *name);
+const char *api_header(api_req *q, const char *name);
+/* Parse the JSON body: MLREG_EINVALID with a message when it is not one. */
+int api_body_json(api_req *q, cJSON **out);
+/* Parse a path segment as a version number. */
+int api_version_param(api_req *q, int idx, int64_t *out);
+/* Wrap an fd in a (possibly ranged) response; takes the fd. */
+int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char *content_type);
+void api_add_header(struct MHD_Response *r, const char *k, const char *v);
+
+/* ---- route tables (routes_*.c) ---- */
+extern const api_route api_routes_blobs[];
+extern const api_route api_routes_models[];
+extern const api_route api_routes_admin[];
+/* Streaming sinks of API_STREAM_* routes. */
+int api_blob_sink_open(api_req *q);
+int api_upload_sink_open(api_req *q);
+
+/* ---- metrics (metrics.c) ---- */
+struct api_metrics *api_metrics_new(int nroutes);
+void api_metrics_free(struct api_metrics *m);
+void api_metrics_observe(struct api_metrics *m, int route, unsigned status, double seconds, uint64_t in, uint64_t out);
+int api_metrics_render(api_server *s, util_buf *out);
+/* Route labels, index-aligned with the flattened route table. */
+const char *api_route_label(int idx);
+const char *api_route_method(int idx);
+int api_route_count(void);
+
+#endif

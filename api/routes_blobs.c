@@ -1,0 +1,182 @@
+/*
+ * routes_blobs.c - blob upload and download, and resumable upload sessions
+ * (the OCI distribution flow: POST to open, PATCH chunks, PUT to finish).
+ *
+ * Bodies never sit in memory: the sink is opened when the headers arrive
+ * (so a bad digest or a gap is refused before any byte is read), every
+ * chunk goes straight to the blob store, and only the final commit (fsync,
+ * link, database row) runs on a worker thread.  Downloads are sendfile()
+ * from the blob's descriptor, with Range and ETag.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "api/http.h"
+
+static cJSON *digest_answer(const char *digest, uint64_t size)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "digest", digest);
+	cJSON_AddNumberToObject(o, "size", (double)size);
+	return o;
+}
+
+static int check_digest_arg(api_req *q, const char *d)
+{
+	if (d && !util_digest_valid(d))
+		return mlreg_error_set(MLREG_EINVALID, "invalid digest '%s': expected sha256:<64 lowercase hex>", d);
+	return 0;
+}
+
+int api_blob_sink_open(api_req *q)
+{
+	int rc = check_digest_arg(q, api_query(q, "digest"));
+	if (rc < 0)
+		return rc;
+	return reg_blob_writer_new(q->srv->reg, &q->blob);
+}
+
+static int blob_post(api_req *q)
+{
+	char digest[UTIL_DIGEST_LEN + 1];
+	uint64_t size;
+	reg_blob_writer *w = q->blob;
+	int rc;
+	q->blob = NULL; /* commit frees it */
+	if ((rc = reg_blob_writer_commit(w, api_query(q, "digest"), digest, &size)) < 0)
+		return rc;
+	return api_reply_json(q, 201, digest_answer(digest, size));
+}
+
+static int blob_get(api_req *q)
+{
+	const char *d = q->params[0];
+	int fd, rc;
+	uint64_t size;
+	if (!util_digest_valid(d))
+		return mlreg_error_set(MLREG_EINVALID, "invalid digest '%s': expected sha256:<64 lowercase hex>", d);
+	if ((rc = reg_blob_open(q->srv->reg, d, &fd, &size)) < 0)
+		return rc;
+	return api_reply_fd(q, fd, size, d, NULL);
+}
+
+/* ---- upload sessions ---- */
+static cJSON *offset_answer(const char *id, uint64_t off)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddNumberToObject(o, "offset", (double)off);
+	return o;
+}
+
+/* Content-Range: "bytes a-b[/total]" or "a-b"; -1 when absent. */
+static int chunk_start(api_req *q, int64_t *start)
+{
+	const char *h = api_header(q, "Content-Range");
+	char *end;
+	unsigned long long a;
+	*start = -1;
+	if (!h)
+		return 0;
+	if (!strncmp(h, "bytes ", 6))
+		h += 6;
+	if (*h < '0' || *h > '9')
+		return mlreg_error_set(MLREG_EINVALID, "invalid Content-Range '%s'", api_header(q, "Content-Range"));
+	a = strtoull(h, &end, 10);
+	if (*end != '-')
+		return mlreg_error_set(MLREG_EINVALID, "invalid Content-Range '%s'", api_header(q, "Content-Range"));
+	*start = (int64_t)a;
+	return 0;
+}
+
+int api_upload_sink_open(api_req *q)
+{
+	int64_t start;
+	uint64_t off = 0;
+	int rc;
+	if ((rc = chunk_start(q, &start)) < 0)
+		return rc;
+	if (!strcmp(q->route->method, "PUT") && (rc = check_digest_arg(q, api_query(q, "digest"))) < 0)
+		return rc;
+	if (!strcmp(q->route->method, "PUT") && !api_query(q, "digest"))
+		return mlreg_error_set(MLREG_EINVALID, "finishing an upload needs ?digest=sha256:<hex>");
+	rc = reg_upload_claim(q->srv->reg, q->params[0], start, &off, &q->upload);
+	if (rc == MLREG_ERANGE)
+		q->upload_off = (int64_t)off;
+	return rc;
+}
+
+static int upload_create(api_req *q)
+{
+	char id[33], loc[80];
+	struct MHD_Response *r;
+	int rc = reg_upload_create(q->srv->reg, id);
+	char *text;
+	cJSON *o;
+	if (rc < 0)
+		return rc;
+	o = offset_answer(id, 0);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	snprintf(loc, sizeof(loc), "/api/v1/uploads/%s", id);
+	api_add_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+	api_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	q->resp = r;
+	q->status = 202;
+	return 0;
+}
+
+static int upload_patch(api_req *q)
+{
+	/* the claim kept every byte; report where the session is now */
+	uint64_t off = reg_upload_size(q->upload);
+	reg_upload_release(q->upload);
+	q->upload = NULL;
+	q->upload_off = (int64_t)off;
+	return api_reply_json(q, 202, offset_answer(q->params[0], off));
+}
+
+static int upload_status(api_req *q)
+{
+	uint64_t off;
+	int rc = reg_upload_offset(q->srv->reg, q->params[0], &off);
+	if (rc < 0)
+		return rc;
+	q->upload_off = (int64_t)off;
+	return api_reply_json(q, 200, offset_answer(q->params[0], off));
+}
+
+static int upload_put(api_req *q)
+{
+	char digest[UTIL_DIGEST_LEN + 1];
+	uint64_t size;
+	reg_upload *u = q->upload;
+	int rc;
+	q->upload = NULL; /* finish frees it */
+	if ((rc = reg_upload_finish(u, api_query(q, "digest"), digest, &size)) < 0)
+		return rc;
+	return api_reply_json(q, 201, digest_answer(digest, size));
+}
+
+static int upload_delete(api_req *q)
+{
+	int rc = reg_upload_cancel(q->srv->reg, q->params[0]);
+	if (rc < 0)
+		return rc;
+	q->resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	q->status = 204;
+	return 0;
+}
+
+const api_route api_routes_blobs[] = {
+	{"POST", "api/v1/blobs", blob_post, REG_PERM_WRITE, API_STREAM_BLOB, "/api/v1/blobs"},
+	{"GET", "api/v1/blobs/{}", blob_get, REG_PERM_PULL, API_INLINE, "/api/v1/blobs/{digest}"},
+	{"POST", "api/v1/uploads", upload_create, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads"},
+	{"PATCH", "api/v1/uploads/{}", upload_patch, REG_PERM_WRITE, API_STREAM_UPLOAD, "/api/v1/uploads/{id}"},
+	{"GET", "api/v1/uploads/{}", upload_status, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads/{id}"},
+	{"PUT", "api/v1/uploads/{}", upload_put, REG_PERM_WRITE, API_STREAM_UPLOAD, "/api/v1/uploads/{id}"},
+	{"DELETE", "api/v1/uploads/{}", upload_delete, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads/{id}"},
+	{NULL, NULL, NULL, 0, 0, NULL},
+};

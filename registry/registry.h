@@ -1,0 +1,162 @@
+/*
+ * registry.h - the registry's domain API: everything `mlreg server` can do,
+ * with no knowledge of HTTP.  api/ turns requests into these calls; the
+ * storage behind them is reached only through store.h.
+ *
+ * Conventions: functions return 0 or a negative MLREG_E* code with the
+ * message in mlreg_error_last(); cJSON results in *out belong to the caller.
+ * Calls marked (blocking) may fsync or write the database and must not run
+ * on an HTTP event thread.
+ */
+#ifndef MLREG_REGISTRY_H
+#define MLREG_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "registry/store.h"
+#include "util/util.h"
+
+typedef struct reg_registry reg_registry;
+
+typedef struct {
+	const char *data_dir;
+	int64_t gc_grace_ms;      /* unreferenced blobs younger than this are spared (default 1h) */
+	int64_t upload_ttl_ms;    /* idle upload sessions older than this are swept (default 24h) */
+	int64_t busy_timeout_ms;  /* SQLite busy timeout (default 5s) */
+	uint64_t max_files;       /* files per version (default 100000) */
+} reg_config;
+
+/* Open DATA: take the exclusive directory lock, open and migrate the
+ * database, open the blob store, and on first start write the bootstrap
+ * admin token to DATA/admin.token (0600).  (blocking) */
+int reg_open(const reg_config *cfg, reg_registry **out);
+void reg_close(reg_registry *r);
+/* Path of the bootstrap token file when this open created it, else NULL. */
+const char *reg_bootstrap_token_path(const reg_registry *r);
+reg_meta *reg_meta_of(reg_registry *r);
+reg_blobstore *reg_blobs_of(reg_registry *r);
+
+/* ---- principals and roles (docs/security.md) ---- */
+typedef enum {
+	REG_ROLE_READER, REG_ROLE_WRITER, REG_ROLE_APPROVER, REG_ROLE_DEPLOYER, REG_ROLE_ADMIN, REG_ROLE_NODE, REG_ROLE_COUNT
+} reg_role;
+
+typedef enum {
+	REG_PERM_READ,      /* models, versions, search, diff, audit */
+	REG_PERM_PULL,      /* blobs, manifests, version objects (nodes too) */
+	REG_PERM_WRITE,     /* push, metrics, tags, deprecate */
+	REG_PERM_DELETE,    /* rm (tombstone) */
+	REG_PERM_ADMIN      /* tokens, gc, fsck */
+} reg_perm;
+
+typedef struct {
+	char principal[128];
+	char token_name[128];
+	reg_role role;
+} reg_principal;
+
+const char *reg_role_name(reg_role role);
+int reg_role_parse(const char *s, reg_role *out);
+bool reg_role_allows(reg_role role, reg_perm perm);
+/* Resolve a bearer token; MLREG_EAUTH when unknown or revoked. */
+int reg_authenticate(reg_registry *r, const char *token, reg_principal *out);
+
+/* ---- blobs ---- */
+typedef struct reg_blob_writer reg_blob_writer;
+int reg_blob_writer_new(reg_registry *r, reg_blob_writer **out);
+int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len);
+/* Finish: verify against expect (optional), store, record.  Frees w.
+ * (blocking) */
+int reg_blob_writer_commit(reg_blob_writer *w, const char *expect, char digest[UTIL_DIGEST_LEN + 1], uint64_t *size);
+void reg_blob_writer_free(reg_blob_writer *w);
+/* Size of a blob the registry knows; MLREG_ENOTFOUND otherwise. */
+int reg_blob_stat(reg_registry *r, const char *digest, uint64_t *size);
+int reg_blob_open(reg_registry *r, const char *digest, int *fd, uint64_t *size);
+
+/* ---- resumable upload sessions ---- */
+typedef struct reg_upload reg_upload;
+int reg_upload_create(reg_registry *r, char id[33]);
+int reg_upload_offset(reg_registry *r, const char *id, uint64_t *offset);
+/* Claim a session for appending; start (or -1 for "wherever it is") must
+ * equal its current size, else MLREG_ERANGE with *offset set.  A session
+ * being written by another request answers MLREG_ECONFLICT. */
+int reg_upload_claim(reg_registry *r, const char *id, int64_t start, uint64_t *offset, reg_upload **out);
+int reg_upload_write(reg_upload *u, const void *data, size_t len);
+/* Bytes in the claimed session so far. */
+uint64_t reg_upload_size(const reg_upload *u);
+/* Release the claim, keeping every byte written. */
+void reg_upload_release(reg_upload *u);
+/* Complete a claimed session: digest check, store, record; the session is
+ * gone afterwards either way.  (blocking) */
+int reg_upload_finish(reg_upload *u, const char *expect, char digest[UTIL_DIGEST_LEN + 1], uint64_t *size);
+int reg_upload_cancel(reg_registry *r, const char *id);
+
+/* ---- models and versions ---- */
+int reg_model_create(reg_registry *r, const reg_principal *who, const cJSON *body, cJSON **out); /* (blocking) */
+int reg_model_get(reg_registry *r, const char *name, cJSON **out);
+int reg_model_list(reg_registry *r, const char *prefix, const cJSON *tags, int64_t limit, int64_t offset, cJSON **out);
+int reg_model_tag(reg_registry *r, const reg_principal *who, const char *name, const cJSON *tags, cJSON **out); /* (blocking) */
+
+/* Create a version from {"files","metrics","params","tags","description"}.
+ * With an idempotency key, a repeated request returns the first answer.
+ * *http_status gets 201 (or the remembered status).  On missing blobs the
+ * error is MLREG_EINVALID and *missing (if given) lists their digests.
+ * (blocking) */
+int reg_version_create(reg_registry *r, const reg_principal *who, const char *model, const cJSON *body,
+		       const char *idem_key, int *http_status, cJSON **out, cJSON **missing);
+int reg_version_get(reg_registry *r, const char *model, int64_t number, bool with_files, cJSON **out);
+/* The canonical manifest bytes of a version (heap, caller frees). */
+int reg_version_manifest(reg_registry *r, const char *model, int64_t number, char **data, size_t *len,
+			 char digest[UTIL_DIGEST_LEN + 1]);
+int reg_version_search(reg_registry *r, const reg_search_query *q, cJSON **out);
+int reg_version_log_metrics(reg_registry *r, const reg_principal *who, const char *model, int64_t number,
+			    const cJSON *body, cJSON **out); /* (blocking) */
+int reg_version_tag(reg_registry *r, const reg_principal *who, const char *model, int64_t number,
+		    const cJSON *tags, cJSON **out); /* (blocking) */
+int reg_version_deprecate(reg_registry *r, const reg_principal *who, const char *model, int64_t number, cJSON **out);
+/* Tombstone: status deleted, bytes left to gc.  (blocking) */
+int reg_version_delete(reg_registry *r, const reg_principal *who, const char *model, int64_t number, cJSON **out);
+int reg_diff(reg_registry *r, const util_ref *a, const util_ref *b, cJSON **out);
+
+/* Validate a tags object {"k":"v"|null}; allow_null permits deletions. */
+int reg_validate_tags(const cJSON *tags, bool allow_null);
+
+/* ---- manifests (manifest.c) ---- */
+/* Check a files array and return a normalised copy sorted by path. */
+int reg_manifest_normalise(const cJSON *files, uint64_t max_files, cJSON **out, uint64_t *total_size);
+/* Canonical manifest bytes for a normalised files array (caller frees). */
+int reg_manifest_encode(const cJSON *files, char **data, size_t *len);
+/* Parse and check manifest bytes (as stored); *files is a normalised array. */
+int reg_manifest_decode(const char *data, size_t len, cJSON **files);
+/* Parse an mlreg-model.json; *schema gets {"format","file","inputs","outputs"}. */
+int reg_model_config_parse(const char *data, size_t len, cJSON **schema);
+
+/* ---- maintenance (gc.c) ---- */
+int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out); /* (blocking) */
+int reg_fsck(reg_registry *r, cJSON **out); /* (blocking) */
+
+/* ---- tokens ---- */
+int reg_token_create(reg_registry *r, const reg_principal *who, const char *name, const char *role,
+		     const char *principal, cJSON **out); /* (blocking) */
+int reg_token_list(reg_registry *r, cJSON **out);
+int reg_token_revoke(reg_registry *r, const reg_principal *who, const char *name, cJSON **out); /* (blocking) */
+
+/* ---- audit chain (audit.c) ---- */
+/* Append an entry inside tx; details is an object of strings/integers. */
+int reg_audit_append(reg_meta *m, reg_tx *tx, const char *actor, const char *action, const char *subject,
+		     const char *model, const cJSON *details);
+/* Hash of one entry: hex SHA-256 over prev_hash and the canonical encoding. */
+int reg_audit_hash(const reg_audit_row *row, char out[65]);
+int reg_audit_list(reg_registry *r, const reg_audit_query *q, cJSON **out);
+/* {"ok":bool,"entries":N[,"first_bad":SEQ,"message"]} */
+int reg_audit_verify(reg_registry *r, cJSON **out);
+
+/* ---- archive (archive.c): a version as a tar stream, pulled in chunks ---- */
+typedef struct reg_archive reg_archive;
+int reg_archive_open(reg_registry *r, const char *model, int64_t number, reg_archive **out);
+/* Fill up to max bytes; returns bytes written, 0 at the end, <0 on error. */
+int64_t reg_archive_read(reg_archive *a, char *buf, size_t max);
+void reg_archive_free(reg_archive *a);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * registry_int.h - the registry handle, shared by the registry folder only.
+ */
+#ifndef MLREG_REGISTRY_INT_H
+#define MLREG_REGISTRY_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include "registry/registry.h"
+
+typedef struct reg_upload_slot reg_upload_slot;
+
+struct reg_registry {
+	reg_config cfg;
+	char data_dir[3072];
+	char bootstrap_path[PATH_MAX];
+	int lock_fd;
+	reg_meta *meta;
+	reg_blobstore *blobs;
+	pthread_mutex_t upload_mu;
+	reg_upload_slot *uploads; /* sessions with a live claim */
+};
+
+void reg_uploads_clear(reg_registry *r);
+/* Shorthands for a write transaction with an audit entry. */
+#define META(r) ((r)->meta->ops)
+
+#endif

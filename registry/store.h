@@ -1,0 +1,165 @@
+/*
+ * store.h - the two narrow storage interfaces the registry is written
+ * against: a blob store (content-addressed bytes) and a metadata store
+ * (models, versions, tokens, audit).  Each is a struct of function pointers
+ * so PostgreSQL and S3 backends can be added without touching domain code;
+ * the embedded defaults are blobstore_fs.c and meta_sqlite.c.
+ *
+ * Reads return cJSON trees shaped like the API's objects: the registry is a
+ * JSON service, and building C structs only to turn them back into JSON
+ * would be code without value.
+ */
+#ifndef MLREG_REGISTRY_STORE_H
+#define MLREG_REGISTRY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "util/util.h"
+
+/* ------------------------------------------------------------------ */
+/* Blob store                                                          */
+/* ------------------------------------------------------------------ */
+typedef struct reg_blobstore reg_blobstore;
+typedef struct reg_blob_tmp reg_blob_tmp;
+
+typedef struct {
+	/* Start a new temporary object; bytes are hashed as they are written. */
+	int (*tmp_new)(reg_blobstore *bs, reg_blob_tmp **out);
+	/* Reopen a named, persistent temporary (resumable upload sessions);
+	 * create=true makes it.  The hash state is rebuilt from its bytes. */
+	int (*tmp_open_named)(reg_blobstore *bs, const char *id, bool create, reg_blob_tmp **out);
+	/* Size of a named temporary without opening it for writing. */
+	int (*tmp_named_size)(reg_blobstore *bs, const char *id, uint64_t *size);
+	int (*tmp_write)(reg_blob_tmp *t, const void *data, size_t len);
+	uint64_t (*tmp_size)(const reg_blob_tmp *t);
+	/* Make the bytes durable and visible under their digest (fsync, link
+	 * into place, fsync folder).  Fails with MLREG_EINTEGRITY, storing
+	 * nothing, when expect is set and differs.  Frees t in every case. */
+	int (*tmp_commit)(reg_blob_tmp *t, const char *expect, char digest[UTIL_DIGEST_LEN + 1], uint64_t *size);
+	/* Drop the temporary (and its file).  NULL is a no-op. */
+	void (*tmp_abort)(reg_blob_tmp *t);
+	/* Release the handle but keep a named temporary's bytes for later. */
+	void (*tmp_close)(reg_blob_tmp *t);
+	int (*stat)(reg_blobstore *bs, const char *digest, uint64_t *size);
+	/* Open for reading; *fd is owned by the caller. */
+	int (*open)(reg_blobstore *bs, const char *digest, int *fd, uint64_t *size);
+	int (*remove)(reg_blobstore *bs, const char *digest);
+	/* Rehash a stored blob; MLREG_EINTEGRITY on mismatch. */
+	int (*verify)(reg_blobstore *bs, const char *digest, uint64_t *size);
+	/* Where a blob lives, for messages (borrowed thread-local buffer). */
+	const char *(*locate)(reg_blobstore *bs, const char *digest);
+	/* Remove temporaries not touched for max_age_ms; returns the count. */
+	int (*sweep_tmp)(reg_blobstore *bs, int64_t max_age_ms);
+	void (*free)(reg_blobstore *bs);
+} reg_blobstore_ops;
+
+struct reg_blobstore {
+	const reg_blobstore_ops *ops;
+};
+
+/* Local filesystem CAS under DIR/blobs and DIR/uploads. */
+int reg_blobstore_fs_new(const char *data_dir, reg_blobstore **out);
+
+/* ------------------------------------------------------------------ */
+/* Metadata store                                                      */
+/* ------------------------------------------------------------------ */
+typedef struct reg_meta reg_meta;
+typedef struct reg_tx reg_tx;
+
+typedef struct {
+	const char *model;      /* exact model, or NULL */
+	const char *prefix;     /* model name prefix, or NULL */
+	const char *status;     /* NULL = all but deleted */
+	cJSON *filters;         /* array of expression strings (validated) */
+	cJSON *tags;            /* object key -> value (AND) */
+	const char *order_by;   /* version|created_at|name|size|metrics.K */
+	bool desc;
+	int64_t limit, offset;
+} reg_search_query;
+
+typedef struct {
+	const char *model, *action;
+	int64_t since_ms;       /* 0 = from the start */
+	int64_t limit;
+} reg_audit_query;
+
+typedef struct {
+	int64_t seq, ts;
+	const char *actor, *action, *subject, *model, *details, *prev_hash, *hash;
+} reg_audit_row;
+
+typedef int (*reg_audit_cb)(const reg_audit_row *row, void *ctx);
+typedef int (*reg_digest_cb)(const char *digest, uint64_t size, int64_t created_at, void *ctx);
+
+typedef struct {
+	/* transactions: one writer at a time (BEGIN IMMEDIATE under a mutex) */
+	int (*begin)(reg_meta *m, reg_tx **out);
+	int (*commit)(reg_tx *tx);
+	void (*rollback)(reg_tx *tx);
+
+	/* tokens */
+	int (*token_insert)(reg_tx *tx, const char *name, const char *principal, const char *role,
+			    const char *hash, const char *created_by, int64_t now);
+	int (*token_revoke)(reg_tx *tx, const char *name, int64_t now);
+	/* principal/role/name of a live token by hash; MLREG_EAUTH when none */
+	int (*token_lookup)(reg_meta *m, const char *hash, char *principal, size_t plen,
+			    char *role, size_t rlen, char *name, size_t nlen);
+	int (*token_list)(reg_meta *m, cJSON **out);
+	int (*token_count)(reg_meta *m, int64_t *count);
+
+	/* models */
+	int (*model_ensure)(reg_tx *tx, const char *name, const char *description, const char *actor,
+			    int64_t now, int64_t *id, bool *created);
+	int (*model_id)(reg_tx *tx, const char *name, int64_t *id);
+	int (*model_set_tags)(reg_tx *tx, int64_t model_id, const cJSON *tags, int64_t now);
+	int (*model_get)(reg_meta *m, const char *name, cJSON **out);
+	int (*model_list)(reg_meta *m, const char *prefix, const cJSON *tags, int64_t limit, int64_t offset, cJSON **out);
+
+	/* versions: insert allocates the next number inside tx */
+	int (*version_insert)(reg_tx *tx, int64_t model_id, const char *manifest_digest, uint64_t size,
+			      const cJSON *files, const cJSON *metrics, const cJSON *params, const cJSON *tags,
+			      const char *description, const char *format, const char *schema_json,
+			      const char *actor, int64_t now, int64_t *number, int64_t *version_id);
+	int (*version_lookup)(reg_tx *tx, const char *model, int64_t number, int64_t *version_id, char *status, size_t slen);
+	int (*version_set_status)(reg_tx *tx, int64_t version_id, const char *status, int64_t now);
+	int (*version_add_metric)(reg_tx *tx, int64_t version_id, const char *key, double value, bool has_step,
+				  int64_t step, int64_t now);
+	int (*version_set_tags)(reg_tx *tx, int64_t version_id, const cJSON *tags, int64_t now);
+	/* full version object; with_files adds "files" */
+	int (*version_get)(reg_meta *m, const char *model, int64_t number, bool with_files, cJSON **out);
+	int (*version_search)(reg_meta *m, const reg_search_query *q, cJSON **out);
+
+	/* blobs known to the registry */
+	int (*blob_record)(reg_tx *tx, const char *digest, uint64_t size, int64_t now);
+	int (*blob_known)(reg_meta *m, const char *digest, uint64_t *size);
+	int (*blob_known_tx)(reg_tx *tx, const char *digest, uint64_t *size);
+	int (*blob_forget)(reg_tx *tx, const char *digest);
+	/* blobs referenced by no live version and created before cutoff */
+	int (*blob_garbage)(reg_tx *tx, int64_t cutoff_ms, reg_digest_cb cb, void *ctx);
+	int (*blob_pending_count)(reg_tx *tx, int64_t cutoff_ms, int64_t *count);
+	int (*blob_each)(reg_meta *m, reg_digest_cb cb, void *ctx);
+	int (*blob_stats)(reg_meta *m, int64_t *count, int64_t *bytes);
+
+	/* audit chain */
+	int (*audit_tail)(reg_tx *tx, int64_t *seq, char prev_hash[65]);
+	int (*audit_insert)(reg_tx *tx, const reg_audit_row *row);
+	int (*audit_list)(reg_meta *m, const reg_audit_query *q, cJSON **out);
+	int (*audit_each)(reg_meta *m, reg_audit_cb cb, void *ctx);
+
+	/* idempotency keys: MLREG_ENOTFOUND when unseen */
+	int (*idem_get)(reg_tx *tx, const char *principal, const char *key, char req_hash[65], int *status, char **response);
+	int (*idem_put)(reg_tx *tx, const char *principal, const char *key, const char *req_hash, int status,
+			const char *response, int64_t now);
+
+	void (*free)(reg_meta *m);
+} reg_meta_ops;
+
+struct reg_meta {
+	const reg_meta_ops *ops;
+};
+
+/* SQLite at DIR/registry.db: WAL, foreign keys, migrations applied. */
+int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, reg_meta **out);
+
+#endif
