@@ -1,0 +1,95 @@
+/*
+ * client.h - the CLI's HTTP client for the registry REST API (docs/api.md),
+ * a thin wrapper over one libcurl easy handle.
+ *
+ * A cli_client belongs to one thread at a time; parallel transfers create one
+ * client per worker.  Every request answers with a cli_response holding the
+ * HTTP status and the parsed JSON body; registry error bodies
+ * `{"error":{"code","message"}}` are turned into MLREG_E* codes here, once.
+ */
+#ifndef MLREG_CLI_CLIENT_H
+#define MLREG_CLI_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "util/util.h"
+
+typedef struct cli_client cli_client;
+
+typedef struct {
+	long status;            /* HTTP status; 0 when no answer arrived (transport failure) */
+	cJSON *body;            /* parsed JSON body, NULL when empty or not JSON */
+	const cJSON *error;     /* the "error" object of an error answer, borrowed from body */
+	const char *error_code; /* its "code" ("not_found", "blob_unknown", ...), borrowed */
+	uint64_t bytes_sent;    /* streamed upload bytes handed to the connection */
+	bool transport_failed;  /* no answer: connection refused or dropped, timeout;
+				 * worth retrying (unlike a local read failure) */
+} cli_response;
+
+/* One request.  Zero-initialise, then fill what applies. */
+typedef struct {
+	const char *method;       /* GET (default), HEAD, POST, PUT, PATCH, DELETE */
+	const char *path;         /* "/api/v1/...", escaped, with query */
+	const cJSON *json;        /* JSON body, or NULL */
+	const char *headers[4];   /* extra "Name: value" lines, NULL-terminated */
+
+	/* Streamed upload: upload_len bytes of upload_fd from upload_offset.
+	 * The file is read in chunks, never held in memory. */
+	int upload_fd;            /* -1 (or 0 with upload=false) for none */
+	bool upload;
+	uint64_t upload_offset;
+	uint64_t upload_len;
+
+	/* Streamed download of a 2xx body into download_fd, hashed into
+	 * download_hash when set; more than download_max bytes aborts the
+	 * transfer with MLREG_EINTEGRITY. */
+	bool download;
+	int download_fd;
+	util_sha256 *download_hash;
+	uint64_t download_max;
+
+	cli_progress *progress;   /* counts streamed bytes, may be NULL */
+	int64_t timeout_ms;       /* 0: the configured default; <0: none (stall limit only) */
+} cli_request;
+
+/* Create a client for cfg (borrowed, must outlive the client).
+ * Errors: MLREG_ENOMEM, MLREG_ERROR when libcurl cannot start. */
+int cli_client_new(cli_client **out, const cli_config *cfg);
+/* Free the client; NULL is a no-op. */
+void cli_client_free(cli_client *c);
+
+/* Perform req.  Returns 0 on a 2xx answer.  Otherwise returns the code of the
+ * failure with its message recorded: the registry's error code mapped to
+ * MLREG_E* (message from the server when it sent one), or MLREG_EIO with the
+ * libcurl message when no answer arrived (resp->status == 0).  resp is
+ * filled whenever an answer arrived and must always be released. */
+int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp);
+
+/* Shorthand for a JSON request without streaming; body may be NULL. */
+int cli_client_json(cli_client *c, const char *method, const char *path, const cJSON *body,
+		    cli_response *resp);
+
+void cli_response_release(cli_response *r);
+
+/* GET path (which may carry a query already) page after page, following
+ * "next_page_token", and gather the elements of the array member `key`
+ * into *out (a new array the caller deletes).  Errors as cli_client_do,
+ * plus MLREG_EIO when the registry repeats a page token. */
+int cli_client_get_all(cli_client *c, const char *path, const char *key, cJSON **out);
+
+/* Percent-encode s as one URL path segment or query value ("risk/fraud" ->
+ * "risk%2Ffraud").  Returns a heap string the caller frees, NULL on OOM. */
+char *cli_escape(const char *s);
+
+/* Append "?key=value" or "&key=value" (value escaped) to a path buffer. */
+int cli_query_add(util_buf *path, const char *key, const char *value);
+
+/* Build "/api/v1/models/<escaped model><suffix>" into b (released first). */
+int cli_model_path(util_buf *b, const char *model, const char *suffix);
+/* Build "/api/v1/models/<escaped model>/versions/<n><suffix>" into b. */
+int cli_version_path(util_buf *b, const char *model, int64_t version, const char *suffix);
+
+#endif

@@ -1,0 +1,569 @@
+/*
+ * cmd_push.c - `mlreg push MODEL PATH`: register a new version from a file
+ * or a folder.
+ *
+ * The push is content-addressed like a git or OCI push: walk PATH, hash every
+ * file (a few threads; OpenSSL hashes ~1.8 GB/s per core), ask the registry
+ * which blobs it already has (HEAD), upload only the missing ones (4 at a
+ * time, each worker with its own connection), then create the version from
+ * the manifest.  A config change beside unchanged 10 GB weights uploads the
+ * config only.  The create request carries an Idempotency-Key so that a retry
+ * after a lost answer cannot make two versions.  Only regular files and
+ * folders are pushed: a symbolic link, device, FIFO or socket anywhere under
+ * PATH stops the push before anything is uploaded.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/pool.h"
+#include "cli/upload.h"
+#include "util/json.h"
+
+#define MAX_FILES 100000
+#define WORKERS 4
+#define CREATE_TRIES 3
+
+typedef struct {
+	char *rel;        /* manifest path, '/'-separated */
+	char *abs;        /* path on disk */
+	uint64_t size;
+	int mode;         /* 420 or 493 */
+	size_t blob;      /* index into push_state.blobs */
+	char digest[UTIL_DIGEST_LEN + 1];
+} push_file;
+
+typedef struct {
+	const cli_config *cfg;
+	push_file *files;
+	size_t nfiles, cap;
+	size_t *blobs;      /* index of the first file of each distinct digest */
+	size_t nblobs;
+	bool *missing;      /* per blob: the registry does not have it */
+	size_t *todo;       /* blob indexes to upload in the current round */
+	size_t ntodo;
+	bool *uploaded;     /* per blob: uploaded by this push */
+	cli_client *clients[WORKERS];
+	cli_progress *progress;
+} push_state;
+
+static const char *kind_of(mode_t m)
+{
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "not a regular file";
+}
+
+static int add_file(push_state *st, const char *abs, const char *rel, const struct stat *sb)
+{
+	push_file *f;
+	if (st->nfiles >= MAX_FILES)
+		return mlreg_error_set(MLREG_ETOOBIG, "cannot push more than %d files", MAX_FILES);
+	if (!util_manifest_path_valid(rel))
+		return mlreg_error_set(MLREG_EINVALID, "cannot push '%s': the name is not a valid manifest path", abs);
+	if (st->nfiles == st->cap) {
+		size_t ncap = st->cap ? st->cap * 2 : 64;
+		push_file *p = realloc(st->files, ncap * sizeof(*p));
+		if (!p)
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		st->files = p;
+		st->cap = ncap;
+	}
+	f = &st->files[st->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->rel = strdup(rel);
+	f->abs = strdup(abs);
+	if (!f->rel || !f->abs) {
+		free(f->rel);
+		free(f->abs);
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	}
+	f->size = (uint64_t)sb->st_size;
+	f->mode = (sb->st_mode & S_IXUSR) ? 493 : 420;
+	st->nfiles++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add every regular file under abs (manifest prefix rel, NULL at the top),
+ * in byte order of names so the walk is deterministic. */
+static int walk(push_state *st, const char *abs, const char *rel)
+{
+	DIR *d = opendir(abs);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	util_buf ca, cr;
+	int error = 0;
+
+	util_buf_init(&ca, 1 << 16);
+	util_buf_init(&cr, 1 << 16);
+	if (!d)
+		return mlreg_error_set(MLREG_EIO, "cannot open folder '%s': %s", abs, strerror(errno));
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			char **p = realloc(names, ncap * sizeof(*p));
+			if (!p) {
+				error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+				goto done;
+			}
+			names = p;
+			cap = ncap;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+			goto done;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		struct stat sb;
+		util_buf_release(&ca);
+		util_buf_release(&cr);
+		if ((error = util_buf_printf(&ca, "%s/%s", abs, names[i])) < 0 ||
+		    (error = util_buf_printf(&cr, "%s%s%s", rel ? rel : "", rel ? "/" : "", names[i])) < 0)
+			goto done;
+		if (lstat(ca.ptr, &sb) < 0) {
+			error = mlreg_error_set(MLREG_EIO, "cannot read '%s': %s", ca.ptr, strerror(errno));
+			goto done;
+		}
+		if (S_ISDIR(sb.st_mode))
+			error = walk(st, ca.ptr, cr.ptr);
+		else if (S_ISREG(sb.st_mode))
+			error = add_file(st, ca.ptr, cr.ptr, &sb);
+		else
+			error = mlreg_error_set(MLREG_EINVALID,
+						"cannot push '%s': it is %s (only regular files and folders are pushed)",
+						ca.ptr, kind_of(sb.st_mode));
+		if (error < 0)
+			goto done;
+	}
+done:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	util_buf_release(&ca);
+	util_buf_release(&cr);
+	return error;
+}
+
+static int collect(push_state *st, const char *path)
+{
+	struct stat sb;
+	const char *base;
+	if (lstat(path, &sb) < 0)
+		return mlreg_error_set(MLREG_EIO, "cannot push '%s': %s", path, strerror(errno));
+	if (S_ISDIR(sb.st_mode)) {
+		int error = walk(st, path, NULL);
+		if (error == 0 && st->nfiles == 0)
+			return mlreg_error_set(MLREG_EINVALID, "cannot push '%s': the folder holds no files", path);
+		return error;
+	}
+	if (!S_ISREG(sb.st_mode))
+		return mlreg_error_set(MLREG_EINVALID, "cannot push '%s': it is %s (only regular files and folders are pushed)",
+				       path, kind_of(sb.st_mode));
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return add_file(st, path, base, &sb);
+}
+
+static int hash_one(void *arg, size_t i, int worker)
+{
+	push_state *st = arg;
+	push_file *f = &st->files[i];
+	uint64_t size;
+	int error = util_sha256_file(f->abs, f->digest, &size);
+	if (error < 0)
+		return error;
+	if (size != f->size)
+		return mlreg_error_set(MLREG_ECONFLICT, "'%s' changed while it was being read", f->abs);
+	return 0;
+}
+
+static int cmp_digest(const void *a, const void *b, void *arg)
+{
+	const push_state *st = arg;
+	return strcmp(st->files[*(const size_t *)a].digest, st->files[*(const size_t *)b].digest);
+}
+
+/* One entry per distinct digest (two identical files upload once). */
+static int dedupe(push_state *st)
+{
+	size_t *idx = malloc(st->nfiles * sizeof(size_t) + 1);
+	if (!idx)
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->nfiles; i++)
+		idx[i] = i;
+	qsort_r(idx, st->nfiles, sizeof(size_t), cmp_digest, st);
+	st->nblobs = 0;
+	for (size_t i = 0; i < st->nfiles; i++) {
+		size_t f = idx[i];
+		if (i == 0 || strcmp(st->files[f].digest, st->files[idx[st->nblobs - 1]].digest) != 0)
+			idx[st->nblobs++] = f;
+		st->files[f].blob = st->nblobs - 1;
+	}
+	st->blobs = idx; /* sorted by digest */
+	st->missing = calloc(st->nblobs + 1, sizeof(bool));
+	st->uploaded = calloc(st->nblobs + 1, sizeof(bool));
+	st->todo = calloc(st->nblobs + 1, sizeof(size_t));
+	if (!st->missing || !st->uploaded || !st->todo)
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int worker_client(push_state *st, int worker, cli_client **out)
+{
+	if (!st->clients[worker]) {
+		int error = cli_client_new(&st->clients[worker], st->cfg);
+		if (error < 0)
+			return error;
+	}
+	*out = st->clients[worker];
+	return 0;
+}
+
+static int head_one(void *arg, size_t b, int worker)
+{
+	push_state *st = arg;
+	cli_client *c;
+	cli_response resp;
+	char path[128];
+	int error;
+	if ((error = worker_client(st, worker, &c)) < 0)
+		return error;
+	snprintf(path, sizeof(path), "/api/v1/blobs/%s", st->files[st->blobs[b]].digest);
+	error = cli_client_json(c, "HEAD", path, NULL, &resp);
+	cli_response_release(&resp);
+	if (error == MLREG_ENOTFOUND) {
+		st->missing[b] = true;
+		return 0;
+	}
+	return error < 0 ? cli_error_wrap(error, "cannot check blob %s", st->files[st->blobs[b]].digest) : 0;
+}
+
+static int upload_one(void *arg, size_t i, int worker)
+{
+	push_state *st = arg;
+	size_t b = st->todo[i];
+	const push_file *f = &st->files[st->blobs[b]];
+	cli_client *c;
+	int error;
+	if ((error = worker_client(st, worker, &c)) < 0)
+		return error;
+	if ((error = cli_upload_blob(c, f->abs, f->size, f->digest, st->progress)) < 0)
+		return error;
+	st->uploaded[b] = true;
+	return 0;
+}
+
+/* Upload the blobs marked missing and not uploaded yet. */
+static int upload_missing(push_state *st)
+{
+	cli_progress progress;
+	uint64_t bytes = 0;
+	int error;
+	st->ntodo = 0;
+	for (size_t b = 0; b < st->nblobs; b++)
+		if (st->missing[b] && !st->uploaded[b]) {
+			st->todo[st->ntodo++] = b;
+			bytes += st->files[st->blobs[b]].size;
+		}
+	cli_progress_init(&progress, "push", bytes, cli_progress_wanted(st->cfg->quiet));
+	st->progress = &progress;
+	error = cli_pool_run(st->ntodo, WORKERS, upload_one, st);
+	st->progress = NULL;
+	cli_progress_release(&progress);
+	return error;
+}
+
+/* Mark the digests of a blob_unknown answer missing; they must be ours. */
+static int mark_unknown(push_state *st, const cJSON *err)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(err, "missing"), *d;
+	size_t marked = 0;
+	cJSON_ArrayForEach(d, list)
+	{
+		size_t lo = 0, hi = st->nblobs;
+		if (!cJSON_IsString(d))
+			continue;
+		while (lo < hi) { /* blobs are sorted by digest */
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(st->files[st->blobs[mid]].digest, d->valuestring);
+			if (c == 0) {
+				lo = hi = mid;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < st->nblobs && !strcmp(st->files[st->blobs[lo]].digest, d->valuestring)) {
+			st->missing[lo] = true;
+			st->uploaded[lo] = false;
+			marked++;
+		} else {
+			return mlreg_error_set(MLREG_EINVALID, "registry asks for blob %s, which this push does not have",
+					       d->valuestring);
+		}
+	}
+	if (!marked)
+		return mlreg_error_set(MLREG_EINVALID, "registry reported missing blobs without naming them");
+	return 0;
+}
+
+static int create_version(push_state *st, const char *model, const cJSON *body, cli_response *resp)
+{
+	char key[33], header[64];
+	cli_request req;
+	util_buf path;
+	bool reuploaded = false;
+	int error;
+
+	util_buf_init(&path, 4096);
+	if ((error = cli_model_path(&path, model, "/versions")) < 0 || (error = util_random_hex(key, 16)) < 0)
+		goto done;
+	for (int attempt = 0;; attempt++) {
+		snprintf(header, sizeof(header), "Idempotency-Key: %s", key);
+		memset(&req, 0, sizeof(req));
+		req.method = "POST";
+		req.path = path.ptr;
+		req.json = body;
+		req.headers[0] = header;
+		cli_response_release(resp);
+		error = cli_client_do(st->clients[0], &req, resp);
+		if (error == 0)
+			break;
+		if (resp->transport_failed && attempt + 1 < CREATE_TRIES) {
+			/* Same key: if the first request did land, the registry
+			 * answers with that version instead of making another. */
+			if ((error = cli_sleep_ms(500LL << attempt)) < 0)
+				break;
+			continue;
+		}
+		if (resp->status == 400 && resp->error_code && !strcmp(resp->error_code, "blob_unknown") &&
+		    !reuploaded) {
+			reuploaded = true;
+			if ((error = mark_unknown(st, resp->error)) < 0 || (error = upload_missing(st)) < 0 ||
+			    (error = util_random_hex(key, 16)) < 0)
+				break;
+			attempt = -1;
+			continue;
+		}
+		break;
+	}
+done:
+	util_buf_release(&path);
+	return error;
+}
+
+static int add_kv(const char *cmd, cJSON *obj, const char *what, const char *arg, bool numeric)
+{
+	char *key = NULL;
+	const char *value;
+	double num;
+	cJSON *item;
+	int error;
+	if ((error = cli_kv_split(cmd, what, arg, &key, &value)) < 0)
+		return error;
+	if (numeric && util_parse_double(value, &num) < 0) {
+		error = cli_usage_error(cmd, "invalid metric '%s': the value must be a number", arg);
+		goto done;
+	}
+	item = numeric ? cJSON_CreateNumber(num) : cJSON_CreateString(value);
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	}
+done:
+	free(key);
+	return error;
+}
+
+static int build_body(const push_state *st, cJSON *body)
+{
+	cJSON *files = cJSON_AddArrayToObject(body, "files");
+	if (!files)
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->nfiles; i++) {
+		const push_file *f = &st->files[i];
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(files, o) || !cJSON_AddStringToObject(o, "path", f->rel) ||
+		    !cJSON_AddNumberToObject(o, "size", (double)f->size) ||
+		    !cJSON_AddStringToObject(o, "digest", f->digest) ||
+		    !cJSON_AddNumberToObject(o, "mode", f->mode))
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+enum { OPT_METRIC = 256, OPT_PARAM, OPT_TAG, OPT_DESCRIPTION };
+
+static const cli_option push_options[] = {
+	{"metric", OPT_METRIC, true},
+	{"param", OPT_PARAM, true},
+	{"tag", OPT_TAG, true},
+	{"description", OPT_DESCRIPTION, true},
+	{NULL, 0, false},
+};
+
+static int print_result(const push_state *st, const cJSON *v)
+{
+	const char *model = cli_json_text(v, "model", "?"), *digest = cli_json_text(v, "digest", "?");
+	int64_t version = cli_json_int(v, "version", 0), size = cli_json_int(v, "size", 0);
+	uint64_t total = 0, up_bytes = 0;
+	size_t up_files = 0;
+	for (size_t i = 0; i < st->nfiles; i++) {
+		total += st->files[i].size;
+		if (st->uploaded[st->files[i].blob])
+			up_files++;
+	}
+	for (size_t b = 0; b < st->nblobs; b++)
+		if (st->uploaded[b])
+			up_bytes += st->files[st->blobs[b]].size;
+	if (!st->cfg->quiet)
+		fprintf(stderr, "uploaded %zu of %zu files (%llu of %llu bytes)\n", up_files, st->nfiles,
+			(unsigned long long)up_bytes, (unsigned long long)total);
+	if (st->cfg->json) {
+		cJSON *out = cJSON_CreateObject();
+		int error = 0;
+		if (!out || !cJSON_AddStringToObject(out, "model", model) ||
+		    !cJSON_AddNumberToObject(out, "version", (double)version) ||
+		    !cJSON_AddStringToObject(out, "digest", digest) ||
+		    !cJSON_AddNumberToObject(out, "size", (double)size))
+			error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		else
+			error = cli_print_json(out);
+		cJSON_Delete(out);
+		return error;
+	}
+	printf("pushed %s:%lld %s (%zu files, %lld bytes, uploaded %llu bytes)\n", model, (long long)version,
+	       digest, st->nfiles, (long long)size, (unsigned long long)up_bytes);
+	return 0;
+}
+
+static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
+{
+	push_state st;
+	cli_args a;
+	cli_response resp;
+	cJSON *body = cJSON_CreateObject(), *metrics = cJSON_CreateObject(), *params = cJSON_CreateObject(),
+	      *tags = cJSON_CreateObject();
+	const char *model = NULL, *path = NULL, *description = NULL;
+	int rc, error = 0;
+
+	memset(&st, 0, sizeof(st));
+	memset(&resp, 0, sizeof(resp));
+	st.cfg = cfg;
+	if (!body || !metrics || !params || !tags) {
+		error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		goto done;
+	}
+	cli_args_init(&a, self->name, self->options, argc, argv);
+	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
+		switch (rc) {
+		case OPT_METRIC: error = add_kv(self->name, metrics, "metric", a.value, true); break;
+		case OPT_PARAM: error = add_kv(self->name, params, "param", a.value, false); break;
+		case OPT_TAG: error = add_kv(self->name, tags, "tag", a.value, false); break;
+		case OPT_DESCRIPTION: description = a.value; break;
+		case CLI_ARGS_POS:
+			if (!model)
+				model = a.value;
+			else if (!path)
+				path = a.value;
+			else
+				error = cli_usage_error(self->name, "unexpected argument '%s'", a.value);
+			break;
+		default: error = rc; break;
+		}
+		if (error < 0)
+			goto done;
+	}
+	if (!model || !path) {
+		error = cli_usage_error(self->name, "expected MODEL and PATH");
+		goto done;
+	}
+	if (!util_model_name_valid(model)) {
+		error = cli_usage_error(self->name, "invalid model name '%s'", model);
+		goto done;
+	}
+	if ((error = collect(&st, path)) < 0)
+		goto done;
+	/* Hash on up to 4 threads: one core hashes faster than most disks read. */
+	if ((error = cli_pool_run(st.nfiles, WORKERS, hash_one, &st)) < 0 || (error = dedupe(&st)) < 0 ||
+	    (error = worker_client(&st, 0, &st.clients[0])) < 0 ||
+	    (error = cli_pool_run(st.nblobs, WORKERS, head_one, &st)) < 0 || (error = upload_missing(&st)) < 0)
+		goto done;
+	if ((error = build_body(&st, body)) < 0)
+		goto done;
+	cJSON_AddItemToObject(body, "metrics", metrics);
+	cJSON_AddItemToObject(body, "params", params);
+	cJSON_AddItemToObject(body, "tags", tags);
+	metrics = params = tags = NULL;
+	if (description && !cJSON_AddStringToObject(body, "description", description)) {
+		error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((error = create_version(&st, model, body, &resp)) < 0) {
+		error = cli_error_wrap(error, "cannot create a version of '%s'", model);
+		goto done;
+	}
+	error = print_result(&st, resp.body);
+done:
+	cli_response_release(&resp);
+	for (int i = 0; i < WORKERS; i++)
+		cli_client_free(st.clients[i]);
+	for (size_t i = 0; i < st.nfiles; i++) {
+		free(st.files[i].rel);
+		free(st.files[i].abs);
+	}
+	free(st.files);
+	free(st.blobs);
+	free(st.missing);
+	free(st.uploaded);
+	free(st.todo);
+	cJSON_Delete(body);
+	cJSON_Delete(metrics);
+	cJSON_Delete(params);
+	cJSON_Delete(tags);
+	return error;
+}
+
+const cli_cmd_entry cli_cmd_push_entry = {
+	.name = "push",
+	.usage = "MODEL PATH [--metric k=v]... [--param k=v]... [--tag k=v]... [--description TEXT]",
+	.summary = "register a new version of MODEL from a file or folder",
+	.help = "options:\n"
+		"  --metric KEY=NUMBER   record a metric (repeatable)\n"
+		"  --param KEY=VALUE     record a parameter (repeatable)\n"
+		"  --tag KEY=VALUE       tag the version (repeatable)\n"
+		"  --description TEXT    describe the version\n"
+		"\nOnly blobs the registry lacks are uploaded; files of 32 MiB and more go\n"
+		"through resumable upload sessions.  Symbolic links, devices, FIFOs and\n"
+		"sockets are refused before anything is uploaded.\n"
+		"\noutput: pushed MODEL:VERSION DIGEST (N files, X bytes, uploaded Y bytes)\n"
+		"--json:  {\"model\",\"version\",\"digest\",\"size\"}\n",
+	.options = push_options,
+	.exec = cmd_push_exec,
+};

@@ -1,0 +1,152 @@
+/*
+ * cmd_show.c - `mlreg show REF`: one version in full.
+ *
+ * --json prints the registry's version object unchanged (it already is the
+ * contract shape, docs/api.md), so scripts see exactly what the API says;
+ * the text form is `key: value` lines, metadata maps and a file table.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "util/json.h"
+
+static void print_map(const char *title, const cJSON *map)
+{
+	const cJSON *m;
+	size_t w = 0;
+	if (!cJSON_IsObject(map) || !map->child)
+		return;
+	printf("%s:\n", title);
+	cJSON_ArrayForEach(m, map)
+		if (strlen(m->string) > w)
+			w = strlen(m->string);
+	cJSON_ArrayForEach(m, map)
+	{
+		char num[40];
+		const char *v = num;
+		if (cJSON_IsNumber(m))
+			cli_fmt_double(m->valuedouble, num);
+		else if (cJSON_IsString(m))
+			v = m->valuestring;
+		else
+			v = cJSON_IsNull(m) ? "null" : "(complex)";
+		printf("  %-*s  %s\n", (int)w, m->string, v);
+	}
+}
+
+static int print_files(const cJSON *files)
+{
+	static const char *const head[] = {"MODE", "SIZE", "DIGEST", "PATH"};
+	cli_table t;
+	const cJSON *f;
+	int error;
+	if (!cJSON_IsArray(files))
+		return 0;
+	printf("files:\n");
+	cli_table_init(&t, 4);
+	error = cli_table_add(&t, head);
+	cJSON_ArrayForEach(f, files)
+	{
+		char mode[16], size[32];
+		const char *row[4];
+		if (error < 0)
+			break;
+		snprintf(mode, sizeof(mode), "%04llo", (unsigned long long)cli_json_int(f, "mode", 0));
+		snprintf(size, sizeof(size), "%lld", (long long)cli_json_int(f, "size", 0));
+		row[0] = mode;
+		row[1] = size;
+		row[2] = cli_json_text(f, "digest", "-");
+		row[3] = cli_json_text(f, "path", "?");
+		error = cli_table_add(&t, row);
+	}
+	if (error == 0)
+		cli_table_print(&t, stdout);
+	cli_table_release(&t);
+	return error;
+}
+
+static void print_version(const cJSON *v)
+{
+	char size[32];
+	const cJSON *schema = cJSON_GetObjectItemCaseSensitive(v, "schema");
+	int64_t bytes = cli_json_int(v, "size", 0);
+	cli_fmt_size((uint64_t)bytes, size);
+	printf("model:       %s\n", cli_json_text(v, "model", "?"));
+	printf("version:     %lld\n", (long long)cli_json_int(v, "version", 0));
+	printf("digest:      %s\n", cli_json_text(v, "digest", "-"));
+	printf("size:        %lld (%s)\n", (long long)bytes, size);
+	printf("status:      %s\n", cli_json_text(v, "status", "-"));
+	printf("created_at:  %s\n", cli_json_text(v, "created_at", "-"));
+	printf("created_by:  %s\n", cli_json_text(v, "created_by", "-"));
+	if (util_json_str(v, "description") && *util_json_str(v, "description"))
+		printf("description: %s\n", util_json_str(v, "description"));
+	if (cJSON_IsObject(schema)) {
+		printf("schema:      %s (%d inputs, %d outputs)\n", cli_json_text(schema, "format", "?"),
+		       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(schema, "inputs")),
+		       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(schema, "outputs")));
+	}
+	print_map("metrics", cJSON_GetObjectItemCaseSensitive(v, "metrics"));
+	print_map("params", cJSON_GetObjectItemCaseSensitive(v, "params"));
+	print_map("tags", cJSON_GetObjectItemCaseSensitive(v, "tags"));
+}
+
+static int cmd_show_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
+{
+	cli_args a;
+	cli_client *c = NULL;
+	cli_response resp;
+	util_ref ref;
+	util_buf path;
+	const char *refs = NULL;
+	int rc, error = 0;
+
+	memset(&resp, 0, sizeof(resp));
+	util_buf_init(&path, 4096);
+	cli_args_init(&a, self->name, self->options, argc, argv);
+	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
+		if (rc != CLI_ARGS_POS) {
+			error = rc;
+			goto done;
+		}
+		if (refs) {
+			error = cli_usage_error(self->name, "unexpected argument '%s'", a.value);
+			goto done;
+		}
+		refs = a.value;
+	}
+	if (!refs) {
+		error = cli_usage_error(self->name, "expected REF (MODEL:VERSION)");
+		goto done;
+	}
+	if ((error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
+	    (error = cli_version_path(&path, ref.model, ref.version, NULL)) < 0 ||
+	    (error = cli_client_new(&c, cfg)) < 0)
+		goto done;
+	if ((error = cli_client_json(c, "GET", path.ptr, NULL, &resp)) < 0) {
+		error = cli_error_wrap(error, "cannot show '%s'", refs);
+		goto done;
+	}
+	if (cfg->json) {
+		error = cli_print_json(resp.body);
+		goto done;
+	}
+	print_version(resp.body);
+	error = print_files(cJSON_GetObjectItemCaseSensitive(resp.body, "files"));
+done:
+	cli_response_release(&resp);
+	cli_client_free(c);
+	util_buf_release(&path);
+	return error;
+}
+
+const cli_cmd_entry cli_cmd_show_entry = {
+	.name = "show",
+	.usage = "REF",
+	.summary = "show a version: digest, status, metrics, params, tags, files",
+	.help = "REF is MODEL:VERSION.\n"
+		"--json: the registry's version object as is: {\"model\",\"version\",\"digest\",\"size\",\n"
+		"        \"status\",\"files\",\"metrics\",\"params\",\"tags\",\"schema\",\"created_at\",\n"
+		"        \"created_by\",\"description\"}\n",
+	.exec = cmd_show_exec,
+};
