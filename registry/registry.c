@@ -229,7 +229,7 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 		rc = mlreg_error_set(MLREG_EIO, "cannot resolve data directory '%s'", cfg->data_dir);
 		goto fail;
 	}
-	snprintf(r->data_dir, sizeof(r->data_dir), "%s", real);
+	snprintf(r->data_dir, sizeof(r->data_dir), "%.3000s", real);
 	r->cfg.data_dir = r->data_dir;
 	if ((rc = lock_dir(r)) < 0)
 		goto fail;
