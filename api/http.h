@@ -119,7 +119,8 @@ int api_upload_sink_open(api_req *q);
 /* ---- metrics (metrics.c) ---- */
 struct api_metrics *api_metrics_new(int nroutes);
 void api_metrics_free(struct api_metrics *m);
-void api_metrics_observe(struct api_metrics *m, int route, unsigned status, double seconds, uint64_t in, uint64_t out);
+void api_metrics_observe(struct api_metrics *m, int route, bool head, unsigned status, double seconds, uint64_t in,
+			 uint64_t out);
 int api_metrics_render(api_server *s, util_buf *out);
 /* Route labels, index-aligned with the flattened route table. */
 const char *api_route_label(int idx);

@@ -27,6 +27,8 @@ struct api_metrics *api_metrics_new(int nroutes)
 	struct api_metrics *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
+	/* the second half of every table counts HEAD requests of GET routes */
+	nroutes *= 2;
 	m->nroutes = nroutes;
 	m->status = calloc((size_t)nroutes * 600, sizeof(*m->status));
 	m->buckets = calloc((size_t)nroutes * (NB + 1), sizeof(*m->buckets));
@@ -48,11 +50,20 @@ void api_metrics_free(struct api_metrics *m)
 	free(m);
 }
 
-void api_metrics_observe(struct api_metrics *m, int route, unsigned status, double seconds, uint64_t in, uint64_t out)
+static const char *method_of(const struct api_metrics *m, int r)
+{
+	return r >= m->nroutes / 2 ? "HEAD" : api_route_method(r);
+}
+
+void api_metrics_observe(struct api_metrics *m, int route, bool head, unsigned status, double seconds, uint64_t in,
+			 uint64_t out)
 {
 	size_t b = 0;
-	if (route < 0 || route >= m->nroutes)
-		route = m->nroutes - 1;
+	int half = m->nroutes / 2;
+	if (route < 0 || route >= half)
+		route = half - 1;
+	if (head)
+		route += half;
 	if (status >= 600)
 		status = 599;
 	atomic_fetch_add_explicit(&m->status[(size_t)route * 600 + status], 1, memory_order_relaxed);
@@ -75,7 +86,7 @@ int api_metrics_render(api_server *s, util_buf *o)
 			uint64_t n = atomic_load_explicit(&m->status[(size_t)r * 600 + st], memory_order_relaxed);
 			if (n)
 				util_buf_printf(o, "mlreg_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n",
-						api_route_label(r), api_route_method(r), st, (unsigned long long)n);
+						api_route_label(r % (m->nroutes / 2)), method_of(m, r), st, (unsigned long long)n);
 		}
 	util_buf_puts(o, "# HELP mlreg_http_request_duration_seconds Time from request start to completion.\n"
 			 "# TYPE mlreg_http_request_duration_seconds histogram\n");
@@ -90,16 +101,16 @@ int api_metrics_render(api_server *s, util_buf *o)
 			cum += atomic_load_explicit(&m->buckets[(size_t)r * (NB + 1) + b], memory_order_relaxed);
 			if (b < NB)
 				util_buf_printf(o, "mlreg_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
-						api_route_label(r), api_route_method(r), bounds[b], (unsigned long long)cum);
+						api_route_label(r % (m->nroutes / 2)), method_of(m, r), bounds[b], (unsigned long long)cum);
 			else
 				util_buf_printf(o, "mlreg_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
-						api_route_label(r), api_route_method(r), (unsigned long long)cum);
+						api_route_label(r % (m->nroutes / 2)), method_of(m, r), (unsigned long long)cum);
 		}
 		util_buf_printf(o, "mlreg_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
-				api_route_label(r), api_route_method(r),
+				api_route_label(r % (m->nroutes / 2)), method_of(m, r),
 				(double)atomic_load_explicit(&m->sum_us[r], memory_order_relaxed) / 1e6);
 		util_buf_printf(o, "mlreg_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
-				api_route_label(r), api_route_method(r), (unsigned long long)cum);
+				api_route_label(r % (m->nroutes / 2)), method_of(m, r), (unsigned long long)cum);
 	}
 	reg_meta_of(s->reg)->ops->blob_stats(reg_meta_of(s->reg), &blobs, &bytes);
 	util_buf_printf(o,

@@ -652,7 +652,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	api_req *q = *con_cls;
 	if (!q)
 		return;
-	api_metrics_observe(s->metrics, q->route_idx, q->answered ? (unsigned)(q->status ? q->status : 200) : 499,
+	api_metrics_observe(s->metrics, q->route_idx, q->head, q->answered ? (unsigned)(q->status ? q->status : 200) : 499,
 			    (double)(mono_ns() - q->t0_ns) / 1e9, q->bytes_in, q->bytes_out);
 	reg_blob_writer_free(q->blob);
 	/* a dropped PATCH keeps what arrived: that is what makes uploads resumable */

@@ -22,12 +22,16 @@ struct reg_blob_writer {
 
 struct reg_upload_slot {
 	char id[33];
+	uint64_t gen;       /* bumped by every claim: the newest claim owns the session */
+	int refs;           /* live reg_upload handles on this session */
+	pthread_mutex_t mu; /* serialises writes and the hand-over between claims */
 	reg_upload_slot *next;
 };
 
 struct reg_upload {
 	reg_registry *r;
-	char id[33];
+	reg_upload_slot *slot;
+	uint64_t gen;
 	reg_blob_tmp *tmp;
 };
 
@@ -99,25 +103,43 @@ int reg_blob_open(reg_registry *r, const char *digest, int *fd, uint64_t *size)
 	return r->blobs->ops->open(r->blobs, digest, fd, size);
 }
 
-/* ---- sessions ---- */
-static bool claimed(reg_registry *r, const char *id)
+/* ---- sessions ----
+ * A claim never waits for an older one: a client that resumes after a
+ * dropped connection must not be blocked by a server-side request that has
+ * not noticed the drop yet (libmicrohttpd can miss a FIN that arrives with
+ * a full buffer until the idle timeout).  The newest claim takes the session
+ * over under the slot's mutex; the older request's later writes are refused,
+ * so no two requests ever interleave bytes. */
+static reg_upload_slot *slot_get(reg_registry *r, const char *id)
 {
-	for (reg_upload_slot *s = r->uploads; s; s = s->next)
+	reg_upload_slot *s;
+	pthread_mutex_lock(&r->upload_mu);
+	for (s = r->uploads; s; s = s->next)
 		if (!strcmp(s->id, id))
-			return true;
-	return false;
+			break;
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		snprintf(s->id, sizeof(s->id), "%s", id);
+		pthread_mutex_init(&s->mu, NULL);
+		s->next = r->uploads;
+		r->uploads = s;
+	}
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&r->upload_mu);
+	return s;
 }
 
-static void unclaim(reg_registry *r, const char *id)
+static void slot_put(reg_registry *r, reg_upload_slot *slot)
 {
 	pthread_mutex_lock(&r->upload_mu);
-	for (reg_upload_slot **p = &r->uploads; *p; p = &(*p)->next) {
-		if (!strcmp((*p)->id, id)) {
-			reg_upload_slot *s = *p;
-			*p = s->next;
-			free(s);
-			break;
-		}
+	if (--slot->refs == 0) {
+		for (reg_upload_slot **p = &r->uploads; *p; p = &(*p)->next)
+			if (*p == slot) {
+				*p = slot->next;
+				break;
+			}
+		pthread_mutex_destroy(&slot->mu);
+		free(slot);
 	}
 	pthread_mutex_unlock(&r->upload_mu);
 }
@@ -127,6 +149,7 @@ void reg_uploads_clear(reg_registry *r)
 	while (r->uploads) {
 		reg_upload_slot *s = r->uploads;
 		r->uploads = s->next;
+		pthread_mutex_destroy(&s->mu);
 		free(s);
 	}
 }
@@ -150,43 +173,26 @@ int reg_upload_offset(reg_registry *r, const char *id, uint64_t *offset)
 
 int reg_upload_claim(reg_registry *r, const char *id, int64_t start, uint64_t *offset, reg_upload **out)
 {
-	reg_upload_slot *slot;
-	reg_upload *u;
+	reg_upload *u = calloc(1, sizeof(*u));
 	int rc;
-	pthread_mutex_lock(&r->upload_mu);
-	if (claimed(r, id)) {
-		pthread_mutex_unlock(&r->upload_mu);
-		return mlreg_error_set(MLREG_ECONFLICT, "upload '%s' is busy with another request", id);
-	}
-	slot = calloc(1, sizeof(*slot));
-	if (!slot) {
-		pthread_mutex_unlock(&r->upload_mu);
-		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
-	}
-	snprintf(slot->id, sizeof(slot->id), "%s", id);
-	slot->next = r->uploads;
-	r->uploads = slot;
-	pthread_mutex_unlock(&r->upload_mu);
-
-	u = calloc(1, sizeof(*u));
-	if (!u) {
-		unclaim(r, id);
+	if (!u || !(u->slot = slot_get(r, id))) {
+		free(u);
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
 	u->r = r;
-	snprintf(u->id, sizeof(u->id), "%s", id);
-	if ((rc = r->blobs->ops->tmp_open_named(r->blobs, id, false, &u->tmp)) < 0) {
-		unclaim(r, id);
-		free(u);
-		return rc;
+	pthread_mutex_lock(&u->slot->mu);
+	u->gen = ++u->slot->gen; /* any older claim loses the session here */
+	rc = r->blobs->ops->tmp_open_named(r->blobs, id, false, &u->tmp);
+	if (rc == 0) {
+		*offset = r->blobs->ops->tmp_size(u->tmp);
+		if (start >= 0 && (uint64_t)start != *offset)
+			rc = mlreg_error_set(MLREG_ERANGE, "upload '%s' is at offset %llu, chunk starts at %lld", id,
+					     (unsigned long long)*offset, (long long)start);
 	}
-	*offset = r->blobs->ops->tmp_size(u->tmp);
-	if (start >= 0 && (uint64_t)start != *offset) {
-		r->blobs->ops->tmp_close(u->tmp);
-		unclaim(r, id);
-		free(u);
-		return mlreg_error_set(MLREG_ERANGE, "upload '%s' is at offset %llu, chunk starts at %lld", id,
-				       (unsigned long long)*offset, (long long)start);
+	pthread_mutex_unlock(&u->slot->mu);
+	if (rc < 0) {
+		reg_upload_release(u);
+		return rc;
 	}
 	*out = u;
 	return 0;
@@ -194,7 +200,14 @@ int reg_upload_claim(reg_registry *r, const char *id, int64_t start, uint64_t *o
 
 int reg_upload_write(reg_upload *u, const void *data, size_t len)
 {
-	return u->r->blobs->ops->tmp_write(u->tmp, data, len);
+	int rc;
+	pthread_mutex_lock(&u->slot->mu);
+	if (u->gen != u->slot->gen)
+		rc = mlreg_error_set(MLREG_ECONFLICT, "upload '%s' was taken over by a newer request", u->slot->id);
+	else
+		rc = u->r->blobs->ops->tmp_write(u->tmp, data, len);
+	pthread_mutex_unlock(&u->slot->mu);
+	return rc;
 }
 
 uint64_t reg_upload_size(const reg_upload *u) { return u->r->blobs->ops->tmp_size(u->tmp); }
@@ -205,17 +218,23 @@ void reg_upload_release(reg_upload *u)
 		return;
 	if (u->tmp)
 		u->r->blobs->ops->tmp_close(u->tmp);
-	unclaim(u->r, u->id);
+	slot_put(u->r, u->slot);
 	free(u);
 }
 
 int reg_upload_finish(reg_upload *u, const char *expect, char digest[UTIL_DIGEST_LEN + 1], uint64_t *size)
 {
 	reg_registry *r = u->r;
-	int rc = r->blobs->ops->tmp_commit(u->tmp, expect, digest, size);
-	u->tmp = NULL;
-	unclaim(r, u->id);
-	free(u);
+	int rc;
+	pthread_mutex_lock(&u->slot->mu);
+	if (u->gen != u->slot->gen) {
+		rc = mlreg_error_set(MLREG_ECONFLICT, "upload '%s' was taken over by a newer request", u->slot->id);
+	} else {
+		rc = r->blobs->ops->tmp_commit(u->tmp, expect, digest, size);
+		u->tmp = NULL;
+	}
+	pthread_mutex_unlock(&u->slot->mu);
+	reg_upload_release(u);
 	if (rc < 0)
 		return rc;
 	return record(r, digest, *size);
@@ -228,8 +247,10 @@ int reg_upload_cancel(reg_registry *r, const char *id)
 	int rc = reg_upload_claim(r, id, -1, &off, &u);
 	if (rc < 0)
 		return rc;
+	pthread_mutex_lock(&u->slot->mu);
 	r->blobs->ops->tmp_abort(u->tmp);
 	u->tmp = NULL;
+	pthread_mutex_unlock(&u->slot->mu);
 	reg_upload_release(u);
 	return 0;
 }

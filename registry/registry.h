@@ -79,8 +79,9 @@ typedef struct reg_upload reg_upload;
 int reg_upload_create(reg_registry *r, char id[33]);
 int reg_upload_offset(reg_registry *r, const char *id, uint64_t *offset);
 /* Claim a session for appending; start (or -1 for "wherever it is") must
- * equal its current size, else MLREG_ERANGE with *offset set.  A session
- * being written by another request answers MLREG_ECONFLICT. */
+ * equal its current size, else MLREG_ERANGE with *offset set.  The newest
+ * claim wins: an older request still holding the session gets
+ * MLREG_ECONFLICT on its next write. */
 int reg_upload_claim(reg_registry *r, const char *id, int64_t start, uint64_t *offset, reg_upload **out);
 int reg_upload_write(reg_upload *u, const void *data, size_t len);
 /* Bytes in the claimed session so far. */

@@ -18,7 +18,7 @@ struct reg_registry {
 	reg_meta *meta;
 	reg_blobstore *blobs;
 	pthread_mutex_t upload_mu;
-	reg_upload_slot *uploads; /* sessions with a live claim */
+	reg_upload_slot *uploads; /* sessions some request holds */
 };
 
 void reg_uploads_clear(reg_registry *r);
