@@ -57,8 +57,12 @@ static void print_metrics(const cJSON *metrics)
 		const cJSON *delta = cJSON_GetObjectItemCaseSensitive(m, "delta");
 		printf("metric %s: %s -> %s", m->string, num_text(cJSON_GetObjectItemCaseSensitive(m, "from"), a),
 		       num_text(cJSON_GetObjectItemCaseSensitive(m, "to"), b));
-		if (cJSON_IsNumber(delta))
-			printf(" (%s%s)", delta->valuedouble >= 0 ? "+" : "", num_text(delta, d));
+		/* a difference of two rounded values: show what is significant,
+		 * not the binary noise (--json keeps the exact number) */
+		if (cJSON_IsNumber(delta)) {
+			snprintf(d, sizeof(d), "%.6g", delta->valuedouble);
+			printf(" (%s%s)", delta->valuedouble >= 0 ? "+" : "", d);
+		}
 		printf("\n");
 	}
 }
