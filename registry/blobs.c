@@ -180,14 +180,17 @@ int reg_upload_claim(reg_registry *r, const char *id, int64_t start, uint64_t *o
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
 	u->r = r;
+	/* holding the slot's mutex stops any older claim's writes while we read
+	 * the session; only a claim that is accepted takes it over */
 	pthread_mutex_lock(&u->slot->mu);
-	u->gen = ++u->slot->gen; /* any older claim loses the session here */
 	rc = r->blobs->ops->tmp_open_named(r->blobs, id, false, &u->tmp);
 	if (rc == 0) {
 		*offset = r->blobs->ops->tmp_size(u->tmp);
 		if (start >= 0 && (uint64_t)start != *offset)
 			rc = mlreg_error_set(MLREG_ERANGE, "upload '%s' is at offset %llu, chunk starts at %lld", id,
 					     (unsigned long long)*offset, (long long)start);
+		else
+			u->gen = ++u->slot->gen; /* any older claim loses the session here */
 	}
 	pthread_mutex_unlock(&u->slot->mu);
 	if (rc < 0) {

@@ -6,8 +6,9 @@
  * was recorded longer ago than the grace period - the grace spares blobs an
  * in-progress push has uploaded but not yet referenced.  Version creation
  * re-checks its blobs under the same lock, so a push and gc never race into
- * a version with missing bytes.  The row goes first, then the file: a crash
- * between leaves an orphan file that costs space, never a row without bytes.
+ * a version with missing bytes.  Rows are deleted in the transaction and the
+ * files only after it commits: a failure or crash in between leaves orphan
+ * files that cost space, never a row without bytes.
  * fsck rehashes every blob the database knows and reports mismatches and
  * missing files.
  */
@@ -20,6 +21,7 @@ typedef struct {
 	reg_tx *tx;
 	bool dry;
 	int64_t deleted, freed;
+	cJSON *doomed; /* digests whose rows go in this transaction */
 } gc_ctx;
 
 static int sweep_one(const char *digest, uint64_t size, int64_t created_at, void *p)
@@ -29,8 +31,7 @@ static int sweep_one(const char *digest, uint64_t size, int64_t created_at, void
 	if (!g->dry) {
 		if ((rc = g->r->meta->ops->blob_forget(g->tx, digest)) < 0)
 			return rc;
-		if ((rc = g->r->blobs->ops->remove(g->r->blobs, digest)) < 0)
-			return rc;
+		cJSON_AddItemToArray(g->doomed, cJSON_CreateString(digest));
 	}
 	g->deleted++;
 	g->freed += (int64_t)size;
@@ -39,7 +40,7 @@ static int sweep_one(const char *digest, uint64_t size, int64_t created_at, void
 
 int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 {
-	gc_ctx g = {.r = r, .dry = dry_run};
+	gc_ctx g = {.r = r, .dry = dry_run, .doomed = cJSON_CreateArray()};
 	int64_t cutoff = util_now_ms() - r->cfg.gc_grace_ms, pending = 0;
 	int swept = 0, rc;
 	cJSON *details;
@@ -56,8 +57,16 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 		cJSON_Delete(details);
 		if (rc < 0)
 			goto fail;
-		if ((rc = META(r)->commit(g.tx)) < 0)
+		if ((rc = META(r)->commit(g.tx)) < 0) {
+			cJSON_Delete(g.doomed);
 			return rc;
+		}
+		/* files go only once their rows are gone for good: a failed commit
+		 * must not leave rows without bytes (a crash here leaves orphan
+		 * files, which cost space and nothing else) */
+		for (const cJSON *d = g.doomed->child; d; d = d->next)
+			if (r->blobs->ops->remove(r->blobs, d->valuestring) < 0)
+				LOG_WARN("gc: %s", mlreg_error_last());
 		swept = r->blobs->ops->sweep_tmp(r->blobs, r->cfg.upload_ttl_ms);
 	} else {
 		META(r)->rollback(g.tx);
@@ -68,9 +77,11 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	cJSON_AddNumberToObject(*out, "freed_bytes", (double)g.freed);
 	cJSON_AddNumberToObject(*out, "kept_pending", (double)pending);
 	cJSON_AddNumberToObject(*out, "swept_uploads", swept);
+	cJSON_Delete(g.doomed);
 	return 0;
 fail:
 	META(r)->rollback(g.tx);
+	cJSON_Delete(g.doomed);
 	return rc;
 }
 

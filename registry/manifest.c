@@ -72,15 +72,34 @@ int reg_manifest_normalise(const cJSON *files, uint64_t max_files, cJSON **out, 
 	qsort(items, (size_t)n, sizeof(*items), cmp_path);
 	for (i = 1; i < n; i++) {
 		const char *a = util_json_str(items[i - 1], "path"), *b = util_json_str(items[i], "path");
-		size_t la = strlen(a);
 		if (!strcmp(a, b)) {
 			rc = mlreg_error_set(MLREG_EINVALID, "duplicate path '%s' in manifest", a);
 			goto done;
 		}
-		/* "a" and "a/b" cannot both be files */
-		if (!strncmp(a, b, la) && b[la] == '/') {
-			rc = mlreg_error_set(MLREG_EINVALID, "path '%s' is both a file and a folder", a);
-			goto done;
+	}
+	/* no file may also be a folder: look up every folder prefix of every
+	 * path among the (sorted) paths; neighbours alone are not enough since
+	 * '-' and '.' sort before '/' ("a", "a-b", "a/c") */
+	for (i = 0; i < n; i++) {
+		const char *p = util_json_str(items[i], "path");
+		for (const char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
+			size_t plen = (size_t)(slash - p);
+			int lo = 0, hi = i - 1; /* a prefix sorts before the path itself */
+			while (lo <= hi) {
+				int mid = lo + (hi - lo) / 2;
+				const char *m = util_json_str(items[mid], "path");
+				int c = strncmp(m, p, plen);
+				if (c == 0 && m[plen] != '\0')
+					c = 1; /* m is longer than the prefix: it sorts after it */
+				if (c == 0) {
+					rc = mlreg_error_set(MLREG_EINVALID, "path '%s' is both a file and a folder", m);
+					goto done;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid - 1;
+			}
 		}
 	}
 	arr = cJSON_CreateArray();
@@ -121,12 +140,17 @@ int reg_manifest_decode(const char *data, size_t len, cJSON **files)
 {
 	cJSON *m = NULL, *norm = NULL;
 	uint64_t total;
+	int64_t version = 0;
 	int rc;
 	if ((rc = util_json_parse(data, len, UTIL_JSON_MAX_DEPTH, &m)) < 0)
 		return rc;
 	if (!cJSON_IsObject(m) || !util_json_str(m, "mediaType") || strcmp(util_json_str(m, "mediaType"), MANIFEST_MEDIA_TYPE)) {
 		cJSON_Delete(m);
 		return mlreg_error_set(MLREG_EINVALID, "not an mlreg manifest");
+	}
+	if (util_json_i64(m, "schemaVersion", &version) != 0 || version != 1) {
+		cJSON_Delete(m);
+		return mlreg_error_set(MLREG_EINVALID, "unsupported manifest schemaVersion (this mlreg reads 1)");
 	}
 	rc = reg_manifest_normalise(cJSON_GetObjectItem(m, "files"), (uint64_t)-1, &norm, &total);
 	cJSON_Delete(m);

@@ -575,8 +575,9 @@ static int sq_blob_pending_count(reg_tx *tx, int64_t cutoff_ms, int64_t *count)
 {
 	static const char sql[] =
 		"SELECT COUNT(*) FROM blobs b WHERE b.created_at >= ?"
-		" AND NOT EXISTS (SELECT 1 FROM version_files f WHERE f.digest=b.digest)"
-		" AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.manifest_digest=b.digest)";
+		" AND NOT EXISTS (SELECT 1 FROM version_files f JOIN versions v ON v.id=f.version_id"
+		"                 WHERE f.digest=b.digest AND v.status!='deleted')"
+		" AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.manifest_digest=b.digest AND v.status!='deleted')";
 	sqlite3_stmt *st = sq_stmt(W(tx), sql);
 	if (!st)
 		return MLREG_EIO;

@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "mlreg/error.h"
 
 static _Thread_local char last_msg[1024];
@@ -14,10 +15,14 @@ static _Thread_local int last_code;
 
 int mlreg_error_set(int code, const char *fmt, ...)
 {
+	/* format into a scratch buffer first: callers may pass
+	 * mlreg_error_last() itself as an argument to wrap it */
+	char tmp[sizeof(last_msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(last_msg, tmp, sizeof(last_msg));
 	last_code = code;
 	return code;
 }

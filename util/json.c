@@ -29,6 +29,10 @@ int util_json_parse(const char *data, size_t len, int max_depth, cJSON **out)
 	cJSON *v;
 	if (!data || len == 0)
 		return mlreg_error_set(MLREG_EINVALID, "empty JSON body");
+	/* a NUL is never valid JSON text; cJSON would stop at it (ignoring what
+	 * follows) or cut a string short, making two inputs one tree */
+	if (memchr(data, '\0', len))
+		return mlreg_error_set(MLREG_EINVALID, "JSON text contains a NUL byte");
 	v = cJSON_ParseWithLengthOpts(data, len, &end, 0);
 	if (!v)
 		return mlreg_error_set(MLREG_EINVALID, "malformed JSON near byte %zu",

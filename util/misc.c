@@ -85,12 +85,14 @@ int64_t util_now_ms(void)
 
 void util_time_format(int64_t ms, char *out, size_t outsz)
 {
-	time_t secs = (time_t)(ms / 1000);
+	/* floor division, so times before 1970 keep a 0..999 fraction */
+	int64_t secs64 = ms / 1000 - (ms % 1000 < 0), frac = ms - secs64 * 1000;
+	time_t secs = (time_t)secs64;
 	struct tm tm;
 	char base[32];
 	gmtime_r(&secs, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outsz, "%s.%03dZ", base, (int)(ms % 1000));
+	snprintf(out, outsz, "%s.%03dZ", base, (int)frac);
 }
 
 int util_time_parse(const char *s, int64_t *out_ms)

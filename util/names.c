@@ -91,6 +91,42 @@ bool util_key_valid(const char *key)
 	return true;
 }
 
+/* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+		uint32_t cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
 bool util_manifest_path_valid(const char *path)
 {
 	size_t len;
@@ -105,6 +141,8 @@ bool util_manifest_path_valid(const char *path)
 		if (c < 0x20 || c == 0x7f || c == '\\')
 			return false;
 	}
+	if (!utf8_valid((const unsigned char *)path, len))
+		return false;
 	p = path;
 	for (;;) {
 		const char *slash = strchr(p, '/');

@@ -1,16 +1,34 @@
 /*
  * replay_main.c - runs a fuzz target over every file of a corpus folder, so
  * each libFuzzer target doubles as a regression test under ctest without
- * clang's fuzzer runtime.
+ * clang's fuzzer runtime.  When a target abort()s on a broken invariant,
+ * the input's path is printed first so the failing seed is named in the
+ * ctest log.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *current_input;
+
+static void on_abort(int sig)
+{
+	static const char msg[] = "replay: aborted on input ";
+	if (current_input) {
+		(void)!write(2, msg, sizeof(msg) - 1);
+		(void)!write(2, current_input, strlen(current_input));
+		(void)!write(2, "\n", 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static int run_file(const char *path)
 {
@@ -29,7 +47,9 @@ static int run_file(const char *path)
 		return -1;
 	}
 	fclose(f);
+	current_input = path;
 	LLVMFuzzerTestOneInput(buf, (size_t)n);
+	current_input = NULL;
 	free(buf);
 	return 0;
 }
@@ -37,6 +57,7 @@ static int run_file(const char *path)
 int main(int argc, char **argv)
 {
 	int count = 0;
+	signal(SIGABRT, on_abort);
 	for (int i = 1; i < argc; i++) {
 		DIR *d = opendir(argv[i]);
 		struct dirent *de;

@@ -1,0 +1,428 @@
+/*
+ * test_util.c - unit tests for util/: bounded buffers, SHA-256 and digest
+ * strings, random tokens, constant-time comparison, the durable filesystem
+ * helpers, numbers, durations, times and the thread-local error record.
+ *
+ * Hashes are checked against the FIPS 180-2 known answers rather than
+ * against OpenSSL called a second way, so a wrong wiring (prefix, hex case,
+ * truncated update) fails here and not only in a digest mismatch far away.
+ * Name and reference validation live in test_names.c.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <math.h>
+
+#define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA_448 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+#define SHA_MILLION_A "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+
+/* ---- buffers ---- */
+
+static void buf_appends_and_terminates(void **state)
+{
+	util_buf b;
+	char *s;
+	util_buf_init(&b, 1024);
+	assert_int_equal(util_buf_puts(&b, "ab"), 0);
+	assert_int_equal(util_buf_put(&b, "cd\0e", 4), 0);
+	assert_int_equal(util_buf_printf(&b, "%d-%s", 42, "x"), 0);
+	assert_int_equal(b.len, 10);
+	assert_memory_equal(b.ptr, "abcd\0e42-x", 11); /* includes the NUL terminator */
+	s = util_buf_detach(&b);
+	assert_memory_equal(s, "abcd\0e42-x", 11);
+	assert_null(b.ptr);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.max, 1024); /* detach keeps the limit for reuse */
+	free(s);
+}
+
+static void buf_limit_refuses_and_keeps_content(void **state)
+{
+	util_buf b;
+	util_buf_init(&b, 8);
+	assert_int_equal(util_buf_puts(&b, "12345678"), 0); /* exactly max is fine */
+	assert_int_equal(util_buf_put(&b, "9", 1), MLREG_ETOOBIG);
+	assert_int_equal(mlreg_error_code(), MLREG_ETOOBIG);
+	assert_int_equal(util_buf_printf(&b, "%s", "x"), MLREG_ETOOBIG);
+	assert_int_equal(b.len, 8);
+	assert_string_equal(b.ptr, "12345678");
+	/* a huge length must not wrap the size check */
+	assert_int_equal(util_buf_put(&b, "", SIZE_MAX), MLREG_ETOOBIG);
+	util_buf_release(&b);
+	assert_null(b.ptr);
+	assert_int_equal(b.max, 8);
+	/* growing through several reallocations past the initial capacity */
+	util_buf_init(&b, 100000);
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(util_buf_put(&b, "0123456789", 10), 0);
+	assert_int_equal(b.len, 100000);
+	assert_int_equal(b.ptr[b.len], '\0');
+	assert_int_equal(util_buf_put(&b, "x", 1), MLREG_ETOOBIG);
+	util_buf_release(&b);
+}
+
+static void buf_detach_empty_gives_empty_string(void **state)
+{
+	util_buf b;
+	char *s;
+	util_buf_init(&b, 16);
+	s = util_buf_detach(&b);
+	assert_non_null(s);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+/* ---- hashing ---- */
+
+static void sha256_known_answers(void **state)
+{
+	char out[UTIL_DIGEST_LEN + 1], hex[65];
+	util_sha256_buf("", 0, out);
+	assert_string_equal(out, "sha256:" SHA_EMPTY);
+	util_sha256_buf("abc", 3, out);
+	assert_string_equal(out, "sha256:" SHA_ABC);
+	util_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	assert_string_equal(hex, SHA_448);
+	assert_int_equal(strlen(out), UTIL_DIGEST_LEN);
+}
+
+static void sha256_incremental_equals_oneshot(void **state)
+{
+	char *a = tu_repeat('a', 1000000);
+	char out[UTIL_DIGEST_LEN + 1];
+	util_sha256 *h = util_sha256_new();
+	assert_non_null(h);
+	/* uneven chunks, including empty updates */
+	for (size_t off = 0, step = 1; off < 1000000; off += step, step = step * 3 % 65521 + 1) {
+		size_t n = off + step > 1000000 ? 1000000 - off : step;
+		util_sha256_update(h, a + off, n);
+		util_sha256_update(h, a, 0);
+	}
+	util_sha256_final(h, out); /* frees h */
+	assert_string_equal(out, "sha256:" SHA_MILLION_A);
+	util_sha256_free(NULL);
+	free(a);
+}
+
+static void sha256_file_and_fd(void **state)
+{
+	char *dir = tu_mkdtemp(), path[600], out[UTIL_DIGEST_LEN + 1];
+	uint64_t size = 99;
+	int fd;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	tu_write(path, "xxabc", 5);
+	assert_int_equal(util_sha256_file(path, out, &size), 0);
+	assert_int_equal(size, 5);
+	/* fd variant hashes from the current position */
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(lseek(fd, 2, SEEK_SET), 2);
+	assert_int_equal(util_sha256_fd(fd, out, &size), 0);
+	close(fd);
+	assert_string_equal(out, "sha256:" SHA_ABC);
+	assert_int_equal(size, 3);
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(util_sha256_file(path, out, NULL), MLREG_ENOTFOUND);
+	tu_rmdir(dir);
+}
+
+static void digest_valid_grammar(void **state)
+{
+	char s[100];
+	assert_true(util_digest_valid("sha256:" SHA_ABC));
+	assert_false(util_digest_valid(NULL));
+	assert_false(util_digest_valid(""));
+	assert_false(util_digest_valid(SHA_ABC));                   /* no prefix */
+	assert_false(util_digest_valid("sha512:" SHA_ABC));         /* other algorithm */
+	assert_false(util_digest_valid("SHA256:" SHA_ABC));         /* prefix case */
+	assert_false(util_digest_valid("sha256:" SHA_ABC "0"));     /* 65 hex */
+	snprintf(s, sizeof(s), "sha256:%.63s", SHA_ABC);            /* 63 hex */
+	assert_false(util_digest_valid(s));
+	snprintf(s, sizeof(s), "sha256:%s", SHA_ABC);
+	s[10] = 'A'; /* uppercase hex is a different spelling: refused */
+	assert_false(util_digest_valid(s));
+	s[10] = 'g';
+	assert_false(util_digest_valid(s));
+	snprintf(s, sizeof(s), "sha256:%s ", SHA_ABC);
+	assert_false(util_digest_valid(s));
+}
+
+/* ---- random tokens and comparison ---- */
+
+static void random_token_shape_and_uniqueness(void **state)
+{
+	char a[64], b[64], hex[65];
+	assert_int_equal(util_random_token(a, sizeof(a), 32), 0);
+	assert_int_equal(util_random_token(b, sizeof(b), 32), 0);
+	assert_int_equal(strlen(a), 43); /* ceil(32*4/3), no padding */
+	assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 43);
+	assert_string_not_equal(a, b);
+	assert_int_equal(util_random_token(a, sizeof(a), 1), 0);
+	assert_int_equal(strlen(a), 2);
+	assert_int_equal(util_random_token(a, sizeof(a), 2), 0);
+	assert_int_equal(strlen(a), 3);
+	/* an output buffer too small is refused, not overrun */
+	assert_true(util_random_token(a, 43, 32) < 0);
+	assert_int_equal(util_random_token(a, 44, 32), 0);
+	assert_int_equal(util_random_hex(hex, 32), 0);
+	assert_int_equal(strlen(hex), 64);
+	assert_int_equal(strspn(hex, "0123456789abcdef"), 64);
+	assert_true(util_random_hex(hex, 65) < 0);
+}
+
+static void consttime_eq_cases(void **state)
+{
+	assert_true(util_consttime_eq("", ""));
+	assert_true(util_consttime_eq("mlr_abc", "mlr_abc"));
+	assert_false(util_consttime_eq("mlr_abc", "mlr_abd"));
+	assert_false(util_consttime_eq("mlr_abc", "mlr_ab"));
+	assert_false(util_consttime_eq("mlr_ab", "mlr_abc"));
+	assert_false(util_consttime_eq("", "x"));
+}
+
+/* ---- filesystem ---- */
+
+static void mkdir_p_creates_nested_and_is_idempotent(void **state)
+{
+	char *dir = tu_mkdtemp(), p[600];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/a/b/c", dir);
+	assert_int_equal(util_mkdir_p(p, 0755), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(util_mkdir_p(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/b/c/", dir); /* trailing slash */
+	assert_int_equal(util_mkdir_p(p, 0755), 0);
+	assert_int_equal(util_mkdir_p("", 0755), MLREG_EINVALID);
+	/* a file in the way is an error, not silently ignored */
+	snprintf(p, sizeof(p), "%s/file", dir);
+	tu_write(p, "x", 1);
+	snprintf(p, sizeof(p), "%s/file/sub", dir);
+	assert_int_equal(util_mkdir_p(p, 0755), MLREG_EIO);
+	tu_rmdir(dir);
+}
+
+static void write_atomic_replaces_and_leaves_no_temp(void **state)
+{
+	char *dir = tu_mkdtemp(), p[600], *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	mode_t old = umask(022);
+	snprintf(p, sizeof(p), "%s/token", dir);
+	assert_int_equal(util_write_file_atomic(p, "first", 5, 0600), 0);
+	assert_int_equal(util_write_file_atomic(p, "second!", 7, 0600), 0);
+	umask(old);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(util_read_file(p, 1024, &data, &len), 0);
+	assert_int_equal(len, 7);
+	assert_string_equal(data, "second!");
+	free(data);
+	assert_int_equal(tu_count_entries(dir), 1); /* no *.tmp.* left over */
+	/* a folder that does not exist: error, nothing created */
+	snprintf(p, sizeof(p), "%s/nope/token", dir);
+	assert_int_equal(util_write_file_atomic(p, "x", 1, 0600), MLREG_EIO);
+	tu_rmdir(dir);
+}
+
+static void read_file_enforces_limit(void **state)
+{
+	char *dir = tu_mkdtemp(), p[600], *data = NULL, *big = tu_repeat('z', 200000);
+	size_t len = 0;
+	snprintf(p, sizeof(p), "%s/f", dir);
+	tu_write(p, big, 200000); /* several read() chunks */
+	assert_int_equal(util_read_file(p, 200000, &data, &len), 0);
+	assert_int_equal(len, 200000);
+	assert_memory_equal(data, big, 200000);
+	assert_int_equal(data[200000], '\0');
+	free(data);
+	data = NULL;
+	assert_int_equal(util_read_file(p, 199999, &data, &len), MLREG_ETOOBIG);
+	assert_null(data);
+	tu_write(p, "", 0);
+	assert_int_equal(util_read_file(p, 10, &data, &len), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(data, "");
+	free(data);
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	assert_int_equal(util_read_file(p, 10, &data, &len), MLREG_ENOTFOUND);
+	free(big);
+	tu_rmdir(dir);
+}
+
+static void rm_rf_does_not_follow_links(void **state)
+{
+	char *dir = tu_mkdtemp(), tree[600], outside[600], p[700], link_path[700];
+	snprintf(tree, sizeof(tree), "%s/tree", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	snprintf(p, sizeof(p), "%s/x/y", tree);
+	assert_int_equal(util_mkdir_p(p, 0755), 0);
+	assert_int_equal(util_mkdir_p(outside, 0755), 0);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	tu_write(p, "k", 1);
+	snprintf(link_path, sizeof(link_path), "%s/x/link", tree);
+	assert_int_equal(symlink(outside, link_path), 0);
+	snprintf(p, sizeof(p), "%s/x/y/f", tree);
+	tu_write(p, "f", 1);
+	assert_int_equal(util_rm_rf(tree), 0);
+	assert_false(tu_exists(tree));
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	assert_true(tu_exists(p));
+	assert_int_equal(util_rm_rf(tree), 0); /* missing is fine */
+	tu_rmdir(dir);
+}
+
+/* ---- numbers, durations, times ---- */
+
+static void parse_i64_cases(void **state)
+{
+	int64_t v = 7;
+	assert_int_equal(util_parse_i64("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(util_parse_i64("-42", &v), 0);
+	assert_int_equal(v, -42);
+	assert_int_equal(util_parse_i64("9223372036854775807", &v), 0);
+	assert_true(v == INT64_MAX);
+	assert_int_equal(util_parse_i64("-9223372036854775808", &v), 0);
+	assert_true(v == INT64_MIN);
+	v = 7;
+	const char *bad[] = {"", "9223372036854775808", "12abc", " 1", "+1", "1.0", "-", "0x10", "1 "};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(util_parse_i64(bad[i], &v), MLREG_EINVALID);
+		assert_int_equal(v, 7); /* *out untouched on failure */
+	}
+	assert_int_equal(util_parse_i64(NULL, &v), MLREG_EINVALID);
+}
+
+static void parse_double_cases(void **state)
+{
+	double d = 0;
+	assert_int_equal(util_parse_double("0.25", &d), 0);
+	assert_true(d == 0.25);
+	assert_int_equal(util_parse_double("-1e3", &d), 0);
+	assert_true(d == -1000.0);
+	d = 3;
+	const char *bad[] = {"", "inf", "-inf", "nan", "1e999", "1.5x", "1,5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(util_parse_double(bad[i], &d), MLREG_EINVALID);
+		assert_true(d == 3);
+	}
+}
+
+static void duration_units(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t ms;
+	} ok[] = {{"500ms", 500},       {"30s", 30000},  {"30", 30000},     {"5m", 300000},  {"1h", 3600000},
+		  {"2d", 172800000},     {"1.5s", 1500},  {".5s", 500},      {"0", 0},        {"0ms", 0},
+		  {"100000d", 8640000000000}};
+	const char *bad[] = {"", "-5s", "5 s", "5x", "5M", "s", "ms", "1sm", "inf", "nan", " 5s", "104166667d", "1e300h"};
+	int64_t v;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = -1;
+		if (util_duration_ms(ok[i].s, &v) != 0 || v != ok[i].ms)
+			fail_msg("'%s': expected %lld ms, got %lld (%s)", ok[i].s, (long long)ok[i].ms, (long long)v,
+				 mlreg_error_last());
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -7;
+		if (util_duration_ms(bad[i], &v) != MLREG_EINVALID || v != -7)
+			fail_msg("'%s' should be refused, got %lld", bad[i], (long long)v);
+	}
+	assert_int_equal(util_duration_ms(NULL, &v), MLREG_EINVALID);
+}
+
+static void time_format_and_parse_round_trip(void **state)
+{
+	char ts[40];
+	int64_t ms = 0;
+	util_time_format(0, ts, sizeof(ts));
+	assert_string_equal(ts, "1970-01-01T00:00:00.000Z");
+	util_time_format(1795860000123LL, ts, sizeof(ts));
+	assert_string_equal(ts, "2026-11-28T10:00:00.123Z");
+	assert_int_equal(util_time_parse("2026-11-28T10:00:00Z", &ms), 0);
+	assert_true(ms == 1795860000000LL);
+	assert_int_equal(util_time_parse("2026-11-28T10:00:00.5Z", &ms), 0);
+	assert_true(ms == 1795860000500LL);
+	assert_int_equal(util_time_parse("2026-11-28T10:00:00.123456Z", &ms), 0);
+	assert_true(ms == 1795860000123LL);
+	assert_int_equal(util_time_parse("2026-11-28T10:00:00+00:00", &ms), 0);
+	assert_true(ms == 1795860000000LL);
+	assert_int_equal(util_time_parse("2000-02-29", &ms), 0);
+	assert_true(ms == 951782400000LL);
+	assert_int_equal(util_time_parse(ts, &ms), 0);
+	assert_true(ms == 1795860000123LL);
+	/* non-UTC offsets and garbage are refused */
+	ms = 5;
+	const char *bad[] = {"", "2026-11-28T10:00:00", "2026-11-28T10:00:00+01:00", "2026-11-28T10:00:00Zjunk",
+			     "yesterday", "2026-13-01", "2026-11-28x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(util_time_parse(bad[i], &ms), MLREG_EINVALID);
+		assert_true(ms == 5);
+	}
+}
+
+static void time_parse_duration_means_ago(void **state)
+{
+	int64_t before = util_now_ms(), ms = 0, after;
+	assert_int_equal(util_time_parse("24h", &ms), 0);
+	after = util_now_ms();
+	assert_true(ms >= before - 86400000LL && ms <= after - 86400000LL);
+}
+
+/* util_time_parse accepts times before 1970 (negative ms); formatting one
+ * must give the same instant back, not a negative millisecond field. */
+static void time_format_before_epoch(void **state)
+{
+	char ts[40];
+	int64_t ms = 0;
+	assert_int_equal(util_time_parse("1969-12-31T23:59:59.500Z", &ms), 0);
+	assert_true(ms == -500);
+	util_time_format(ms, ts, sizeof(ts));
+	assert_string_equal(ts, "1969-12-31T23:59:59.500Z");
+}
+
+/* ---- errors ---- */
+
+static void error_record_is_kept_and_cleared(void **state)
+{
+	assert_int_equal(mlreg_error_set(MLREG_ENOTFOUND, "cannot open model '%s': not found", "fraud"), MLREG_ENOTFOUND);
+	assert_int_equal(mlreg_error_code(), MLREG_ENOTFOUND);
+	assert_string_equal(mlreg_error_last(), "cannot open model 'fraud': not found");
+	assert_string_equal(mlreg_error_name(MLREG_ENOTFOUND), "not_found");
+	assert_string_equal(mlreg_error_name(MLREG_ENEWER), "newer_version");
+	assert_string_equal(mlreg_error_name(12345), "error");
+	mlreg_error_clear();
+	assert_int_equal(mlreg_error_code(), MLREG_OK);
+	assert_string_equal(mlreg_error_last(), "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(buf_appends_and_terminates),
+		cmocka_unit_test(buf_limit_refuses_and_keeps_content),
+		cmocka_unit_test(buf_detach_empty_gives_empty_string),
+		cmocka_unit_test(sha256_known_answers),
+		cmocka_unit_test(sha256_incremental_equals_oneshot),
+		cmocka_unit_test(sha256_file_and_fd),
+		cmocka_unit_test(digest_valid_grammar),
+		cmocka_unit_test(random_token_shape_and_uniqueness),
+		cmocka_unit_test(consttime_eq_cases),
+		cmocka_unit_test(mkdir_p_creates_nested_and_is_idempotent),
+		cmocka_unit_test(write_atomic_replaces_and_leaves_no_temp),
+		cmocka_unit_test(read_file_enforces_limit),
+		cmocka_unit_test(rm_rf_does_not_follow_links),
+		cmocka_unit_test(parse_i64_cases),
+		cmocka_unit_test(parse_double_cases),
+		cmocka_unit_test(duration_units),
+		cmocka_unit_test(time_format_and_parse_round_trip),
+		cmocka_unit_test(time_parse_duration_means_ago),
+		cmocka_unit_test(time_format_before_epoch),
+		cmocka_unit_test(error_record_is_kept_and_cleared),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
