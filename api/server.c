@@ -228,6 +228,7 @@ unsigned api_status_of(int code)
 	case MLREG_ETOOBIG: return 413;
 	case MLREG_ERANGE: return 416;
 	case MLREG_EUSAGE: return 400;
+	case MLREG_EMETHOD: return 405;
 	default: return 500;
 	}
 }
@@ -560,8 +561,7 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 		return q;
 	}
 	if (idx == -2) {
-		set_early(q, MLREG_EUSAGE, "method not allowed on this route");
-		q->status = 405;
+		set_early(q, MLREG_EMETHOD, "method not allowed on this route");
 		return q;
 	}
 	q->route = flat[idx];
@@ -600,7 +600,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			if ((cl && strcmp(cl, "0") != 0) || te) {
 				int st = q->status;
 				run_request(q);
-				if (st == 431 || st == 405)
+				if (st == 431)
 					q->status = st;
 				return send_answer(q);
 			}
@@ -636,7 +636,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (q->early_code || !q->route || q->route->mode == API_INLINE) {
 		int st = q->status;
 		run_request(q);
-		if (st == 431 || st == 405)
+		if (st == 431)
 			q->status = st;
 		return send_answer(q);
 	}

@@ -71,12 +71,15 @@ int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len)
 int reg_blob_writer_commit(reg_blob_writer *w, const char *expect, char digest[UTIL_DIGEST_LEN + 1], uint64_t *size)
 {
 	reg_registry *r = w->r;
-	int rc = r->blobs->ops->tmp_commit(w->tmp, expect, digest, size);
+	int rc;
+	pthread_rwlock_rdlock(&r->blob_gate);
+	rc = r->blobs->ops->tmp_commit(w->tmp, expect, digest, size);
 	w->tmp = NULL;
 	free(w);
-	if (rc < 0)
-		return rc;
-	return record(r, digest, *size);
+	if (rc == 0)
+		rc = record(r, digest, *size);
+	pthread_rwlock_unlock(&r->blob_gate);
+	return rc;
 }
 
 void reg_blob_writer_free(reg_blob_writer *w)
@@ -229,6 +232,7 @@ int reg_upload_finish(reg_upload *u, const char *expect, char digest[UTIL_DIGEST
 {
 	reg_registry *r = u->r;
 	int rc;
+	pthread_rwlock_rdlock(&r->blob_gate);
 	pthread_mutex_lock(&u->slot->mu);
 	if (u->gen != u->slot->gen) {
 		rc = mlreg_error_set(MLREG_ECONFLICT, "upload '%s' was taken over by a newer request", u->slot->id);
@@ -238,9 +242,10 @@ int reg_upload_finish(reg_upload *u, const char *expect, char digest[UTIL_DIGEST
 	}
 	pthread_mutex_unlock(&u->slot->mu);
 	reg_upload_release(u);
-	if (rc < 0)
-		return rc;
-	return record(r, digest, *size);
+	if (rc == 0)
+		rc = record(r, digest, *size);
+	pthread_rwlock_unlock(&r->blob_gate);
+	return rc;
 }
 
 int reg_upload_cancel(reg_registry *r, const char *id)

@@ -44,8 +44,12 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	int64_t cutoff = util_now_ms() - r->cfg.gc_grace_ms, pending = 0;
 	int swept = 0, rc;
 	cJSON *details;
-	if ((rc = META(r)->begin(r->meta, &g.tx)) < 0)
+	pthread_rwlock_wrlock(&r->blob_gate);
+	if ((rc = META(r)->begin(r->meta, &g.tx)) < 0) {
+		pthread_rwlock_unlock(&r->blob_gate);
+		cJSON_Delete(g.doomed);
 		return rc;
+	}
 	if ((rc = META(r)->blob_garbage(g.tx, cutoff, sweep_one, &g)) < 0 ||
 	    (rc = META(r)->blob_pending_count(g.tx, cutoff, &pending)) < 0)
 		goto fail;
@@ -58,6 +62,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 		if (rc < 0)
 			goto fail;
 		if ((rc = META(r)->commit(g.tx)) < 0) {
+			pthread_rwlock_unlock(&r->blob_gate);
 			cJSON_Delete(g.doomed);
 			return rc;
 		}
@@ -71,6 +76,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	} else {
 		META(r)->rollback(g.tx);
 	}
+	pthread_rwlock_unlock(&r->blob_gate);
 	*out = cJSON_CreateObject();
 	cJSON_AddBoolToObject(*out, "dry_run", dry_run);
 	cJSON_AddNumberToObject(*out, "deleted_blobs", (double)g.deleted);
@@ -81,6 +87,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	return 0;
 fail:
 	META(r)->rollback(g.tx);
+	pthread_rwlock_unlock(&r->blob_gate);
 	cJSON_Delete(g.doomed);
 	return rc;
 }

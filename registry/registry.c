@@ -223,6 +223,14 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 	if (!r->cfg.max_files)
 		r->cfg.max_files = 100000;
 	pthread_mutex_init(&r->upload_mu, NULL);
+	{
+		pthread_rwlockattr_t ra;
+		pthread_rwlockattr_init(&ra);
+		/* gc must not starve behind a steady stream of uploads */
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&r->blob_gate, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	if ((rc = util_mkdir_p(cfg->data_dir, 0755)) < 0)
 		goto fail;
 	if (!realpath(cfg->data_dir, real) || strlen(real) > 3000) {
@@ -259,6 +267,7 @@ void reg_close(reg_registry *r)
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	pthread_mutex_destroy(&r->upload_mu);
+	pthread_rwlock_destroy(&r->blob_gate);
 	free(r);
 }
 

@@ -17,6 +17,11 @@ struct reg_registry {
 	int lock_fd;
 	reg_meta *meta;
 	reg_blobstore *blobs;
+	/* gc takes it exclusively for its whole run; making a blob visible
+	 * (link into place + its row) and creating a version take it shared.
+	 * Without it gc could delete a file that a concurrent upload had just
+	 * found already present (EEXIST) and was about to record. */
+	pthread_rwlock_t blob_gate;
 	pthread_mutex_t upload_mu;
 	reg_upload_slot *uploads; /* sessions some request holds */
 };

@@ -231,7 +231,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 	size_t mlen, cfglen;
 	uint64_t total = 0;
 	int64_t model_id, number, vid, now;
-	bool created;
+	bool created, gated = false;
 	reg_tx *tx = NULL;
 	int rc;
 	const cJSON *desc = cJSON_GetObjectItem(body, "description");
@@ -268,8 +268,13 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 	for (const cJSON *f = files->child; f; f = f->next) {
 		uint64_t known;
 		const char *d = util_json_str(f, "digest");
-		if (META(r)->blob_known(r->meta, d, &known) < 0)
-			cJSON_AddItemToArray(miss, cJSON_CreateString(d));
+		if (META(r)->blob_known(r->meta, d, &known) < 0) {
+			bool listed = false; /* files with equal bytes share one blob */
+			for (const cJSON *m = miss->child; m && !listed; m = m->next)
+				listed = !strcmp(m->valuestring, d);
+			if (!listed)
+				cJSON_AddItemToArray(miss, cJSON_CreateString(d));
+		}
 		else if (known != (uint64_t)cJSON_GetObjectItem(f, "size")->valuedouble) {
 			rc = mlreg_error_set(MLREG_EINVALID, "size of '%s' is %llu but its blob has %llu bytes",
 					     util_json_str(f, "path"), (unsigned long long)cJSON_GetObjectItem(f, "size")->valuedouble,
@@ -294,7 +299,13 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 			goto done;
 		schema_text = cJSON_PrintUnformatted(schema);
 	}
-	if ((rc = reg_manifest_encode(files, &manifest, &mlen)) < 0 || (rc = store_bytes(r, manifest, mlen, digest)) < 0)
+	if ((rc = reg_manifest_encode(files, &manifest, &mlen)) < 0)
+		goto done;
+	/* from making the manifest visible to recording it (and the version
+	 * that references the files), gc must not run */
+	pthread_rwlock_rdlock(&r->blob_gate);
+	gated = true;
+	if ((rc = store_bytes(r, manifest, mlen, digest)) < 0)
 		goto done;
 
 	now = util_now_ms();
@@ -354,6 +365,8 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 done:
 	if (tx)
 		META(r)->rollback(tx);
+	if (gated)
+		pthread_rwlock_unlock(&r->blob_gate);
 	cJSON_Delete(files);
 	cJSON_Delete(schema);
 	cJSON_Delete(miss);

@@ -54,6 +54,7 @@ const char *mlreg_error_name(int code)
 	case MLREG_ERANGE: return "range";
 	case MLREG_EUSAGE: return "usage";
 	case MLREG_ENEWER: return "newer_version";
+	case MLREG_EMETHOD: return "method";
 	default: return "error";
 	}
 }

@@ -26,7 +26,8 @@ typedef enum {
 	MLREG_ETOOBIG = -12,  /* input past a configured limit */
 	MLREG_ERANGE = -13,   /* bad byte range / gap in upload */
 	MLREG_EUSAGE = -14,   /* command-line usage error */
-	MLREG_ENEWER = -15    /* data written by a newer mlreg */
+	MLREG_ENEWER = -15,   /* data written by a newer mlreg */
+	MLREG_EMETHOD = -16   /* HTTP method not allowed on this route */
 } mlreg_error_t;
 
 /* Record a printf-style message for the current thread and return `code`,
