@@ -84,6 +84,11 @@ void cli_args_init(cli_args *a, const char *cmd, const cli_option *opts, int arg
  * CLI_ARGS_POS (a->value is the argument), CLI_ARGS_END, or MLREG_EUSAGE
  * for an unknown option or a missing value. */
 int cli_args_next(cli_args *a);
+/* For commands without options of their own: take exactly `want`
+ * positional arguments into pos[], refusing options and any other count
+ * with a usage error naming `expected` (e.g. "expected REF"). */
+int cli_args_positionals(const cli_cmd_entry *self, int argc, char **argv, const char **pos, int want,
+			 const char *expected);
 /* Find an option by its written form ("--metric", "--metric=x", "-q");
  * NULL when opts does not have it. */
 const cli_option *cli_option_find(const cli_option *opts, const char *arg);

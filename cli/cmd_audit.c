@@ -115,20 +115,14 @@ done:
 
 static int cmd_audit_verify_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
-	cli_args a;
 	cli_client *c = NULL;
 	cli_request req;
 	cli_response resp;
 	const cJSON *ok;
-	int rc, error = 0;
+	int error = 0;
 
 	memset(&resp, 0, sizeof(resp));
-	cli_args_init(&a, self->name, self->options, argc, argv);
-	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
-		error = rc == CLI_ARGS_POS ? cli_usage_error(self->name, "unexpected argument '%s'", a.value) : rc;
-		goto done;
-	}
-	if ((error = cli_client_new(&c, cfg)) < 0)
+	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
 		goto done;
 	memset(&req, 0, sizeof(req));
 	req.path = "/api/v1/audit/verify";

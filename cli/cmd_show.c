@@ -93,33 +93,17 @@ static void print_version(const cJSON *v)
 
 static int cmd_show_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
-	cli_args a;
 	cli_client *c = NULL;
 	cli_response resp;
 	util_ref ref;
 	util_buf path;
 	const char *refs = NULL;
-	int rc, error = 0;
+	int error = 0;
 
 	memset(&resp, 0, sizeof(resp));
 	util_buf_init(&path, 4096);
-	cli_args_init(&a, self->name, self->options, argc, argv);
-	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
-		if (rc != CLI_ARGS_POS) {
-			error = rc;
-			goto done;
-		}
-		if (refs) {
-			error = cli_usage_error(self->name, "unexpected argument '%s'", a.value);
-			goto done;
-		}
-		refs = a.value;
-	}
-	if (!refs) {
-		error = cli_usage_error(self->name, "expected REF (MODEL:VERSION)");
-		goto done;
-	}
-	if ((error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
+	if ((error = cli_args_positionals(self, argc, argv, &refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
+	    (error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
 	    (error = cli_version_path(&path, ref.model, ref.version, NULL)) < 0 ||
 	    (error = cli_client_new(&c, cfg)) < 0)
 		goto done;

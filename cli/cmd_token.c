@@ -99,12 +99,7 @@ done:
 
 static int no_args(const cli_cmd_entry *self, int argc, char **argv)
 {
-	cli_args a;
-	int rc;
-	cli_args_init(&a, self->name, self->options, argc, argv);
-	while ((rc = cli_args_next(&a)) != CLI_ARGS_END)
-		return rc == CLI_ARGS_POS ? cli_usage_error(self->name, "unexpected argument '%s'", a.value) : rc;
-	return 0;
+	return cli_args_positionals(self, argc, argv, NULL, 0, "");
 }
 
 static int cmd_token_ls_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)

@@ -84,6 +84,24 @@ int cli_args_next(cli_args *a)
 	return o->id;
 }
 
+int cli_args_positionals(const cli_cmd_entry *self, int argc, char **argv, const char **pos, int want,
+			 const char *expected)
+{
+	cli_args a;
+	int rc, n = 0;
+	cli_args_init(&a, self->name, self->options, argc, argv);
+	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
+		if (rc != CLI_ARGS_POS)
+			return rc < 0 ? rc : cli_usage_error(self->name, "unexpected option");
+		if (n == want)
+			return cli_usage_error(self->name, "unexpected argument '%s'", a.value);
+		pos[n++] = a.value;
+	}
+	if (n < want)
+		return cli_usage_error(self->name, "%s", expected);
+	return 0;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	char msg[900];
@@ -369,32 +387,17 @@ done:
 int cli_version_action(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv,
 		       const char *method, const char *suffix, const char *verb, const char *note)
 {
-	cli_args a;
 	cli_client *c = NULL;
 	cli_response resp;
 	util_ref ref;
 	util_buf path;
 	const char *refs = NULL;
-	int rc, error = 0;
+	int error = 0;
 
 	memset(&resp, 0, sizeof(resp));
 	util_buf_init(&path, 4096);
-	cli_args_init(&a, self->name, self->options, argc, argv);
-	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
-		if (rc != CLI_ARGS_POS)
-			error = rc;
-		else if (refs)
-			error = cli_usage_error(self->name, "unexpected argument '%s'", a.value);
-		else
-			refs = a.value;
-		if (error < 0)
-			goto done;
-	}
-	if (!refs) {
-		error = cli_usage_error(self->name, "expected REF (MODEL:VERSION)");
-		goto done;
-	}
-	if ((error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
+	if ((error = cli_args_positionals(self, argc, argv, &refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
+	    (error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
 	    (error = cli_version_path(&path, ref.model, ref.version, suffix)) < 0 ||
 	    (error = cli_client_new(&c, cfg)) < 0)
 		goto done;
