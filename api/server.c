@@ -686,7 +686,7 @@ static void usage(FILE *f)
 		"  --threads N            HTTP event threads (default 2)\n"
 		"  --workers N            worker threads for writes and fsyncs (default 4)\n"
 		"  --max-json BYTES       largest JSON request body (default 1048576)\n"
-		"  --conn-memory BYTES    per-connection buffer memory (default 262144)\n"
+		"  --conn-memory BYTES    per-connection buffer memory (default 65536)\n"
 		"  --idle-timeout DUR     close idle connections after DUR (default 60s)\n"
 		"  --upload-ttl DUR       sweep upload sessions idle longer than DUR (default 24h)\n"
 		"  --gc-grace DUR         gc spares unreferenced blobs younger than DUR (default 1h)\n"
@@ -792,7 +792,7 @@ int api_server_main(int argc, char **argv)
 {
 	api_config cfg = {
 		.listen = "127.0.0.1:8470", .workers = 4, .threads = 2, .max_json = 1 << 20,
-		.conn_memory = 256 * 1024, .idle_timeout_s = 60,
+		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
 	};
 	api_server s;
 	struct api_pool pool;

@@ -5,9 +5,10 @@
  *
  * A session is just a named temporary in the blob store; a request that
  * appends to it "claims" it so two PATCHes can never interleave bytes.  The
- * claim is in memory: after a restart every session is unclaimed and its
- * hash is rebuilt from the bytes on disk, so a client can always resume
- * from GET /uploads/{id}'s offset.  The database row is written only after
+ * claim is in memory, and so is the session's running hash between requests
+ * (a session of many chunks is hashed once, not once per chunk); after a
+ * restart every session is unclaimed and its hash is rebuilt from the bytes
+ * on disk, so a client can always resume from GET /uploads/{id}'s offset.  The database row is written only after
  * the blob is durable, so a row always means the bytes exist.
  */
 #include <stdio.h>
@@ -24,6 +25,8 @@ struct reg_upload_slot {
 	char id[33];
 	uint64_t gen;       /* bumped by every claim: the newest claim owns the session */
 	int refs;           /* live reg_upload handles on this session */
+	util_sha256 *hash;  /* hash of the first `hashed` bytes, kept between requests */
+	uint64_t hashed;
 	pthread_mutex_t mu; /* serialises writes and the hand-over between claims */
 	reg_upload_slot *next;
 };
@@ -132,19 +135,40 @@ static reg_upload_slot *slot_get(reg_registry *r, const char *id)
 	return s;
 }
 
+static void slot_free(reg_upload_slot *s)
+{
+	util_sha256_free(s->hash);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* Idle slots keep only their remembered hash; past this many, forget them
+ * (the next claim then rereads the session once). */
+#define MAX_IDLE_SLOTS 4096
+
 static void slot_put(reg_registry *r, reg_upload_slot *slot)
 {
+	int idle = 0;
 	pthread_mutex_lock(&r->upload_mu);
-	if (--slot->refs == 0) {
+	for (reg_upload_slot *s = r->uploads; s; s = s->next)
+		idle += s->refs == 0;
+	if (--slot->refs == 0 && (!slot->hash || idle >= MAX_IDLE_SLOTS)) {
 		for (reg_upload_slot **p = &r->uploads; *p; p = &(*p)->next)
 			if (*p == slot) {
 				*p = slot->next;
 				break;
 			}
-		pthread_mutex_destroy(&slot->mu);
-		free(slot);
+		slot_free(slot);
 	}
 	pthread_mutex_unlock(&r->upload_mu);
+}
+
+/* Forget the remembered hash (the session is finished, gone or suspect). */
+static void slot_forget(reg_upload_slot *s)
+{
+	util_sha256_free(s->hash);
+	s->hash = NULL;
+	s->hashed = 0;
 }
 
 void reg_uploads_clear(reg_registry *r)
@@ -152,8 +176,7 @@ void reg_uploads_clear(reg_registry *r)
 	while (r->uploads) {
 		reg_upload_slot *s = r->uploads;
 		r->uploads = s->next;
-		pthread_mutex_destroy(&s->mu);
-		free(s);
+		slot_free(s);
 	}
 }
 
@@ -163,7 +186,7 @@ int reg_upload_create(reg_registry *r, char id[33])
 	int rc;
 	if ((rc = util_random_hex(id, 16)) < 0)
 		return rc;
-	if ((rc = r->blobs->ops->tmp_open_named(r->blobs, id, true, &t)) < 0)
+	if ((rc = r->blobs->ops->tmp_open_named(r->blobs, id, true, NULL, 0, &t)) < 0)
 		return rc;
 	r->blobs->ops->tmp_close(t);
 	return 0;
@@ -186,7 +209,9 @@ int reg_upload_claim(reg_registry *r, const char *id, int64_t start, uint64_t *o
 	/* holding the slot's mutex stops any older claim's writes while we read
 	 * the session; only a claim that is accepted takes it over */
 	pthread_mutex_lock(&u->slot->mu);
-	rc = r->blobs->ops->tmp_open_named(r->blobs, id, false, &u->tmp);
+	rc = r->blobs->ops->tmp_open_named(r->blobs, id, false, u->slot->hash, u->slot->hashed, &u->tmp);
+	if (rc < 0)
+		slot_forget(u->slot);
 	if (rc == 0) {
 		*offset = r->blobs->ops->tmp_size(u->tmp);
 		if (start >= 0 && (uint64_t)start != *offset)
@@ -222,8 +247,17 @@ void reg_upload_release(reg_upload *u)
 {
 	if (!u)
 		return;
-	if (u->tmp)
+	if (u->tmp) {
+		/* the owner remembers where the hash stands for the next chunk */
+		pthread_mutex_lock(&u->slot->mu);
+		if (u->gen == u->slot->gen) {
+			slot_forget(u->slot);
+			u->slot->hash = u->r->blobs->ops->tmp_hash_state(u->tmp);
+			u->slot->hashed = u->slot->hash ? u->r->blobs->ops->tmp_size(u->tmp) : 0;
+		}
+		pthread_mutex_unlock(&u->slot->mu);
 		u->r->blobs->ops->tmp_close(u->tmp);
+	}
 	slot_put(u->r, u->slot);
 	free(u);
 }
@@ -239,6 +273,7 @@ int reg_upload_finish(reg_upload *u, const char *expect, char digest[UTIL_DIGEST
 	} else {
 		rc = r->blobs->ops->tmp_commit(u->tmp, expect, digest, size);
 		u->tmp = NULL;
+		slot_forget(u->slot); /* the session is gone either way */
 	}
 	pthread_mutex_unlock(&u->slot->mu);
 	reg_upload_release(u);
@@ -258,6 +293,7 @@ int reg_upload_cancel(reg_registry *r, const char *id)
 	pthread_mutex_lock(&u->slot->mu);
 	r->blobs->ops->tmp_abort(u->tmp);
 	u->tmp = NULL;
+	slot_forget(u->slot);
 	pthread_mutex_unlock(&u->slot->mu);
 	reg_upload_release(u);
 	return 0;

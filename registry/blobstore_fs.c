@@ -7,8 +7,9 @@
  * link() fails with EEXIST when another upload of the same digest won, which
  * is exactly deduplication, and a crash at any point leaves either nothing
  * visible or a complete blob (never a partial one under blobs/).  Named
- * temporaries back the resumable upload sessions; their hash state lives in
- * memory and is rebuilt from the file after a restart.
+ * temporaries back the resumable upload sessions; the registry remembers
+ * their hash state between requests, and it is rebuilt from the file after a
+ * restart.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -68,6 +69,18 @@ static int fs_tmp_new(reg_blobstore *bs, reg_blob_tmp **out)
 	return 0;
 }
 
+static void tmp_free(reg_blob_tmp *t, bool unlink_file)
+{
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	if (unlink_file)
+		unlink(t->path);
+	util_sha256_free(t->hash);
+	free(t);
+}
+
 static bool session_id_valid(const char *id)
 {
 	size_t n = 0;
@@ -91,10 +104,14 @@ static int fs_tmp_named_size(reg_blobstore *bs, const char *id, uint64_t *size)
 	return 0;
 }
 
-static int fs_tmp_open_named(reg_blobstore *bs, const char *id, bool create, reg_blob_tmp **out)
+static int fs_tmp_open_named(reg_blobstore *bs, const char *id, bool create, const util_sha256 *resume,
+			     uint64_t resume_size, reg_blob_tmp **out)
 {
 	fs_store *fs = (fs_store *)bs;
 	reg_blob_tmp *t;
+	struct stat st;
+	char *buf;
+	ssize_t n;
 	int rc;
 	if (!session_id_valid(id))
 		return mlreg_error_set(MLREG_ENOTFOUND, "upload '%s' not found", id);
@@ -111,38 +128,37 @@ static int fs_tmp_open_named(reg_blobstore *bs, const char *id, bool create, reg
 		free(t);
 		return rc;
 	}
+	/* continue a remembered hash when it covers exactly the bytes on disk:
+	 * rereading a session on every chunk would make uploads quadratic */
+	if (resume && fstat(t->fd, &st) == 0 && (uint64_t)st.st_size == resume_size &&
+	    (t->hash = util_sha256_dup(resume)) != NULL && lseek(t->fd, 0, SEEK_END) >= 0) {
+		t->size = resume_size;
+		*out = t;
+		return 0;
+	}
+	util_sha256_free(t->hash);
 	t->hash = util_sha256_new();
-	if (!t->hash) {
-		close(t->fd);
-		free(t);
+	buf = malloc(1 << 20);
+	if (!t->hash || !buf) {
+		free(buf);
+		tmp_free(t, false);
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
-	/* rebuild the running hash from what is already there */
-	{
-		char *buf = malloc(1 << 20);
-		ssize_t n;
-		if (!buf) {
-			close(t->fd);
-			util_sha256_free(t->hash);
-			free(t);
-			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
-		}
-		while ((n = read(t->fd, buf, 1 << 20)) > 0) {
-			util_sha256_update(t->hash, buf, (size_t)n);
-			t->size += (uint64_t)n;
-		}
-		free(buf);
-		if (n < 0) {
-			rc = mlreg_error_set(MLREG_EIO, "cannot read upload '%s': %s", id, strerror(errno));
-			close(t->fd);
-			util_sha256_free(t->hash);
-			free(t);
-			return rc;
-		}
+	while ((n = read(t->fd, buf, 1 << 20)) > 0) {
+		util_sha256_update(t->hash, buf, (size_t)n);
+		t->size += (uint64_t)n;
+	}
+	free(buf);
+	if (n < 0) {
+		rc = mlreg_error_set(MLREG_EIO, "cannot read upload '%s': %s", id, strerror(errno));
+		tmp_free(t, false);
+		return rc;
 	}
 	*out = t;
 	return 0;
 }
+
+static util_sha256 *fs_tmp_hash_state(const reg_blob_tmp *t) { return t->hash ? util_sha256_dup(t->hash) : NULL; }
 
 static int fs_tmp_write(reg_blob_tmp *t, const void *data, size_t len)
 {
@@ -156,17 +172,6 @@ static int fs_tmp_write(reg_blob_tmp *t, const void *data, size_t len)
 
 static uint64_t fs_tmp_size(const reg_blob_tmp *t) { return t->size; }
 
-static void tmp_free(reg_blob_tmp *t, bool unlink_file)
-{
-	if (!t)
-		return;
-	if (t->fd >= 0)
-		close(t->fd);
-	if (unlink_file)
-		unlink(t->path);
-	util_sha256_free(t->hash);
-	free(t);
-}
 
 static void fs_tmp_abort(reg_blob_tmp *t) { tmp_free(t, true); }
 static void fs_tmp_close(reg_blob_tmp *t) { tmp_free(t, !t || !t->named); }
@@ -297,6 +302,7 @@ static void fs_free(reg_blobstore *bs) { free(bs); }
 static const reg_blobstore_ops fs_ops = {
 	.tmp_new = fs_tmp_new,
 	.tmp_open_named = fs_tmp_open_named,
+	.tmp_hash_state = fs_tmp_hash_state,
 	.tmp_named_size = fs_tmp_named_size,
 	.tmp_write = fs_tmp_write,
 	.tmp_size = fs_tmp_size,

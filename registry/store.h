@@ -27,8 +27,13 @@ typedef struct {
 	/* Start a new temporary object; bytes are hashed as they are written. */
 	int (*tmp_new)(reg_blobstore *bs, reg_blob_tmp **out);
 	/* Reopen a named, persistent temporary (resumable upload sessions);
-	 * create=true makes it.  The hash state is rebuilt from its bytes. */
-	int (*tmp_open_named)(reg_blobstore *bs, const char *id, bool create, reg_blob_tmp **out);
+	 * create=true makes it.  When `resume` is the hash state of exactly the
+	 * first resume_size bytes and the temporary still has that size, it is
+	 * continued from there; otherwise it is rebuilt by reading the bytes. */
+	int (*tmp_open_named)(reg_blobstore *bs, const char *id, bool create, const util_sha256 *resume,
+			      uint64_t resume_size, reg_blob_tmp **out);
+	/* A copy of the running hash of everything written so far (caller frees). */
+	util_sha256 *(*tmp_hash_state)(const reg_blob_tmp *t);
 	/* Size of a named temporary without opening it for writing. */
 	int (*tmp_named_size)(reg_blobstore *bs, const char *id, uint64_t *size);
 	int (*tmp_write)(reg_blob_tmp *t, const void *data, size_t len);

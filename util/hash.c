@@ -34,6 +34,20 @@ util_sha256 *util_sha256_new(void)
 	return h;
 }
 
+util_sha256 *util_sha256_dup(const util_sha256 *h)
+{
+	util_sha256 *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->ctx = EVP_MD_CTX_new();
+	if (!c->ctx || EVP_MD_CTX_copy_ex(c->ctx, h->ctx) != 1) {
+		EVP_MD_CTX_free(c->ctx);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 void util_sha256_update(util_sha256 *h, const void *data, size_t len)
 {
 	if (len)

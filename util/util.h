@@ -41,6 +41,8 @@ void util_sha256_update(util_sha256 *h, const void *data, size_t len);
 /* Writes "sha256:<hex>" into out (UTIL_DIGEST_LEN+1 bytes) and frees h. */
 void util_sha256_final(util_sha256 *h, char out[UTIL_DIGEST_LEN + 1]);
 void util_sha256_free(util_sha256 *h);
+/* An independent copy of a running hash (NULL on failure). */
+util_sha256 *util_sha256_dup(const util_sha256 *h);
 void util_sha256_buf(const void *data, size_t len, char out[UTIL_DIGEST_LEN + 1]);
 /* Raw 64-hex digest of data, no prefix. */
 void util_sha256_hex(const void *data, size_t len, char out[65]);

@@ -148,21 +148,21 @@ static void named_temporary_survives_reopen(void **state)
 	reg_blob_tmp *t = NULL;
 	char digest[UTIL_DIGEST_LEN + 1];
 	uint64_t size = 0;
-	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, true, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, true, NULL, 0, &t), 0);
 	assert_int_equal(f->bs->ops->tmp_write(t, "abc", 3), 0);
 	f->bs->ops->tmp_close(t);
 	assert_int_equal(f->bs->ops->tmp_named_size(f->bs, SESSION, &size), 0);
 	assert_int_equal(size, 3);
 	/* creating it a second time is refused */
 	t = NULL;
-	assert_true(f->bs->ops->tmp_open_named(f->bs, SESSION, true, &t) < 0);
+	assert_true(f->bs->ops->tmp_open_named(f->bs, SESSION, true, NULL, 0, &t) < 0);
 	assert_null(t);
 
 	/* a new store on the same folder (a restart) rebuilds the hash */
 	f->bs->ops->free(f->bs);
 	f->bs = NULL;
 	assert_int_equal(reg_blobstore_fs_new(f->dir, &f->bs), 0);
-	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, NULL, 0, &t), 0);
 	assert_int_equal(f->bs->ops->tmp_size(t), 3);
 	assert_int_equal(f->bs->ops->tmp_write(t, "def", 3), 0);
 	assert_int_equal(f->bs->ops->tmp_commit(t, ABCDEF, digest, &size), 0);
@@ -170,7 +170,41 @@ static void named_temporary_survives_reopen(void **state)
 	assert_int_equal(size, 6);
 	/* the session is consumed by the commit */
 	assert_int_equal(f->bs->ops->tmp_named_size(f->bs, SESSION, &size), MLREG_ENOTFOUND);
-	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, &t), MLREG_ENOTFOUND);
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, NULL, 0, &t), MLREG_ENOTFOUND);
+}
+
+/* A remembered hash state continues the session without rereading it; a
+ * state that does not match the bytes on disk is ignored and the hash is
+ * rebuilt, so a stale state can never produce a wrong digest. */
+static void named_temporary_resumes_from_hash_state(void **state)
+{
+	fixture *f = *state;
+	reg_blob_tmp *t = NULL;
+	util_sha256 *h, *stale;
+	char digest[UTIL_DIGEST_LEN + 1];
+	uint64_t size = 0;
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, true, NULL, 0, &t), 0);
+	stale = f->bs->ops->tmp_hash_state(t); /* state of 0 bytes */
+	assert_non_null(stale);
+	assert_int_equal(f->bs->ops->tmp_write(t, "abc", 3), 0);
+	h = f->bs->ops->tmp_hash_state(t);
+	assert_non_null(h);
+	f->bs->ops->tmp_close(t);
+
+	/* right state, right size: continued */
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, h, 3, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_size(t), 3);
+	assert_int_equal(f->bs->ops->tmp_write(t, "d", 1), 0);
+	f->bs->ops->tmp_close(t);
+
+	/* the 0-byte state claims size 0 but the file has 4 bytes: rebuilt */
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, stale, 0, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_size(t), 4);
+	assert_int_equal(f->bs->ops->tmp_write(t, "ef", 2), 0);
+	assert_int_equal(f->bs->ops->tmp_commit(t, ABCDEF, digest, &size), 0);
+	assert_string_equal(digest, ABCDEF);
+	util_sha256_free(h);
+	util_sha256_free(stale);
 }
 
 static void named_temporary_ids_are_checked(void **state)
@@ -182,7 +216,7 @@ static void named_temporary_ids_are_checked(void **state)
 	reg_blob_tmp *t = NULL;
 	uint64_t size;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(f->bs->ops->tmp_open_named(f->bs, bad[i], true, &t), MLREG_ENOTFOUND);
+		assert_int_equal(f->bs->ops->tmp_open_named(f->bs, bad[i], true, NULL, 0, &t), MLREG_ENOTFOUND);
 		assert_int_equal(f->bs->ops->tmp_named_size(f->bs, bad[i], &size), MLREG_ENOTFOUND);
 	}
 	assert_int_equal(tu_count_entries(uploads_dir(f)), 0);
@@ -225,9 +259,9 @@ static void sweep_removes_only_stale_temporaries(void **state)
 	char old_path[700];
 	struct timeval tv[2];
 	uint64_t size;
-	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, true, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, true, NULL, 0, &t), 0);
 	f->bs->ops->tmp_close(t);
-	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, "fedcba9876543210fedcba9876543210", true, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, "fedcba9876543210fedcba9876543210", true, NULL, 0, &t), 0);
 	f->bs->ops->tmp_close(t);
 	assert_int_equal(f->bs->ops->sweep_tmp(f->bs, 3600 * 1000), 0);
 	assert_int_equal(tu_count_entries(uploads_dir(f)), 2);
@@ -251,6 +285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(same_bytes_dedupe, setup, teardown),
 		cmocka_unit_test_setup_teardown(abort_removes_temporary, setup, teardown),
 		cmocka_unit_test_setup_teardown(named_temporary_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(named_temporary_resumes_from_hash_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(named_temporary_ids_are_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(verify_detects_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(remove_then_missing, setup, teardown),
