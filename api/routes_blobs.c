@@ -70,23 +70,13 @@ static cJSON *offset_answer(const char *id, uint64_t off)
 	return o;
 }
 
-/* Content-Range: "bytes a-b[/total]" or "a-b"; -1 when absent. */
+/* Start offset of a chunk from its Content-Range; -1 when absent. */
 static int chunk_start(api_req *q, int64_t *start)
 {
 	const char *h = api_header(q, "Content-Range");
-	char *end;
-	unsigned long long a;
 	*start = -1;
-	if (!h)
-		return 0;
-	if (!strncmp(h, "bytes ", 6))
-		h += 6;
-	if (*h < '0' || *h > '9')
-		return mlreg_error_set(MLREG_EINVALID, "invalid Content-Range '%s'", api_header(q, "Content-Range"));
-	a = strtoull(h, &end, 10);
-	if (*end != '-')
-		return mlreg_error_set(MLREG_EINVALID, "invalid Content-Range '%s'", api_header(q, "Content-Range"));
-	*start = (int64_t)a;
+	if (h && util_content_range_start(h, start) < 0)
+		return mlreg_error_set(MLREG_EINVALID, "invalid Content-Range '%s'", h);
 	return 0;
 }
 

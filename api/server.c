@@ -342,48 +342,6 @@ int api_version_param(api_req *q, int idx, int64_t *out)
 	return 0;
 }
 
-/* "bytes=a-b" | "bytes=a-" | "bytes=-n"; 1 = ranged, 0 = whole, <0 = unsatisfiable */
-static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *len)
-{
-	unsigned long long a = 0, b = 0;
-	char *end;
-	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-		return 0;
-	h += 6;
-	if (*h == '-') {
-		b = strtoull(h + 1, &end, 10);
-		if (*end || b == 0)
-			return -1;
-		if (b > size)
-			b = size;
-		*from = size - b;
-		*len = b;
-		return size ? 1 : -1;
-	}
-	if (*h < '0' || *h > '9')
-		return 0;
-	a = strtoull(h, &end, 10);
-	if (*end != '-')
-		return 0;
-	h = end + 1;
-	if (*h) {
-		if (*h < '0' || *h > '9')
-			return 0;
-		b = strtoull(h, &end, 10);
-		if (*end || b < a)
-			return 0;
-	} else {
-		b = size ? size - 1 : 0;
-	}
-	if (a >= size)
-		return -1;
-	if (b >= size)
-		b = size - 1;
-	*from = a;
-	*len = b - a + 1;
-	return 1;
-}
-
 int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char *content_type)
 {
 	const char *inm = api_header(q, MHD_HTTP_HEADER_IF_NONE_MATCH);
@@ -399,7 +357,7 @@ int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char
 		api_add_header(q->resp, MHD_HTTP_HEADER_ETAG, quoted);
 		return 0;
 	}
-	ranged = parse_range(range, size, &from, &n);
+	ranged = util_range_parse(range, size, &from, &n);
 	if (ranged < 0) {
 		close(fd);
 		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);

@@ -104,6 +104,16 @@ void util_time_format(int64_t ms, char *out, size_t outsz);
  * meaning "that long ago". */
 int util_time_parse(const char *s, int64_t *out_ms);
 
+/* ---- HTTP byte ranges (range.c) ---- */
+/* A Range request header against a resource of `size` bytes: 1 with the
+ * satisfiable single range in *from and *len, 0 to answer with the whole
+ * resource (absent, multi-range or not understood, as RFC 9110 allows),
+ * MLREG_ERANGE when it cannot be satisfied. */
+int util_range_parse(const char *header, uint64_t size, uint64_t *from, uint64_t *len);
+/* The first byte of an upload chunk's Content-Range ("bytes a-b" with an optional total, or
+ * the OCI form "a-b"); MLREG_EINVALID when malformed. */
+int util_content_range_start(const char *header, int64_t *start);
+
 /* ---- logging ---- */
 typedef enum { UTIL_LOG_DEBUG, UTIL_LOG_INFO, UTIL_LOG_WARN, UTIL_LOG_ERROR } util_log_level;
 void util_log_set_level(util_log_level lvl);
