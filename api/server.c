@@ -363,6 +363,14 @@ int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char
 		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
 		mlreg_error_set(MLREG_ERANGE, "range '%s' cannot be satisfied for %llu bytes", range, (unsigned long long)size);
 		api_reply_error(q, MLREG_ERANGE);
+		{ /* a 416 names the resource's length (RFC 9110 15.5.17) */
+			char *text = cJSON_PrintUnformatted(q->json);
+			if (!text)
+				return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+			q->resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+			api_add_header(q->resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+			api_add_header(q->resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		}
 		return 0;
 	}
 	q->resp = MHD_create_response_from_fd_at_offset64(n, fd, from);

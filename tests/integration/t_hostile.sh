@@ -196,6 +196,9 @@ http GET "/healthz" -H "X-Padding: $(head -c 20000 /dev/zero | tr '\0' p)"
 expect_code 431 "20 KB of headers"
 http GET "/api/v1/blobs/$GOOD_D" -H 'Range: bytes=100000-100010'
 expect_error 416 range "unsatisfiable Range"
+cr=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $TOKEN" -H 'Range: bytes=100000-100010' "$URL/api/v1/blobs/$GOOD_D" |
+	tr -d '\r' | sed -n 's/^Content-Range: //Ip')
+assert_match "$cr" '^bytes \*/[0-9]+$' "416 names the blob's length in Content-Range"
 http GET "/api/v1/blobs/$GOOD_D" -H 'Range: bytes=2-4'
 expect_code 206 "satisfiable Range"
 assert_eq "$BODY" "$(head -c 5 "$WORK/m/w.bin" | tail -c 3)" "Range bytes"
