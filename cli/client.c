@@ -7,8 +7,9 @@
  * Design: one easy handle per client, reset between requests so the
  * connection stays alive; CURLOPT_NOSIGNAL on every handle because transfers
  * run on worker threads.  Bodies the user controls (artifacts) are streamed
- * through read/write callbacks with pread()/write() on a file descriptor and
- * hashed as they pass; only JSON bodies are buffered, each under a ceiling.
+ * through read/write callbacks with pread()/write() on a file descriptor;
+ * only JSON bodies are buffered, each under a ceiling.  A streamed upload
+ * can be stopped from another thread (speculative pushes).
  * Redirects are not followed, so the bearer token never leaves the registry.
  */
 #define _GNU_SOURCE
@@ -22,6 +23,11 @@
 
 #define MAX_JSON_BODY ((size_t)256 << 20) /* JSON answers; a page is far smaller */
 #define MAX_ERROR_BODY ((size_t)64 << 10)
+/* Download buffer: libcurl's default of 16 KiB costs a recv() and a
+ * write() per 16 KiB, 65,536 of each per GiB pulled; 512 KiB made a 1 GiB
+ * pull ~15% faster.  (A larger upload buffer than the default 64 KiB
+ * measured no different, so uploads keep it.) */
+#define DOWNLOAD_BUFFER (512L << 10)
 
 struct cli_client {
 	CURL *curl;
@@ -38,6 +44,7 @@ typedef struct {
 	uint64_t sent;         /* upload bytes handed to curl */
 	uint64_t received;     /* download bytes written to the fd */
 	int status_checked;    /* 1: 2xx body goes to the fd, 2: to body */
+	bool stopped;          /* req->stop ended the transfer */
 	int failure;           /* MLREG_E* recorded by a callback, 0 when none */
 	char failure_msg[256];
 } transfer;
@@ -167,11 +174,20 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 		fail(t, MLREG_EIO, mlreg_error_last());
 		return 0;
 	}
-	if (req->download_hash)
-		util_sha256_update(req->download_hash, data, n);
 	t->received += n;
+	if (req->on_written)
+		req->on_written(req->on_written_arg, t->received);
 	cli_progress_add(req->progress, (int64_t)n);
 	return n;
+}
+
+static bool should_stop(transfer *t)
+{
+	if (!t->req->stop || !atomic_load(t->req->stop))
+		return false;
+	t->stopped = true;
+	fail(t, MLREG_ERROR, "transfer stopped");
+	return true;
 }
 
 static size_t on_read(char *data, size_t size, size_t nmemb, void *userp)
@@ -180,6 +196,8 @@ static size_t on_read(char *data, size_t size, size_t nmemb, void *userp)
 	const cli_request *req = t->req;
 	size_t want = size * nmemb;
 	ssize_t got;
+	if (should_stop(t))
+		return CURL_READFUNC_ABORT;
 	if (t->sent >= req->upload_len)
 		return 0;
 	if (want > req->upload_len - t->sent)
@@ -222,7 +240,9 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 		fail(t, MLREG_ERROR, "interrupted");
 		return 1;
 	}
-	return 0;
+	/* a stalled send never calls on_read; this is called at least once a
+	 * second whatever the connection does */
+	return should_stop(t) ? 1 : 0;
 }
 
 /* Map a registry error code name back to our codes (inverse of
@@ -306,6 +326,8 @@ static int setup(cli_client *c, const cli_request *req, transfer *t, struct curl
 		long stall = (long)((c->cfg->timeout_ms + 999) / 1000);
 		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall > 0 ? stall : 1L);
+		if (req->download)
+			curl_easy_setopt(h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	} else if (timeout > 0) {
 		/* timeout < 0: a server-side job (fsck rehashing every blob)
 		 * that sends nothing until done; only Ctrl-C ends the wait. */
@@ -376,6 +398,12 @@ int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
 		goto done;
 	cc = curl_easy_perform(c->curl);
 	resp->bytes_sent = t.sent;
+	if (req->upload) {
+		curl_off_t wire = 0;
+		if (curl_easy_getinfo(c->curl, CURLINFO_SIZE_UPLOAD_T, &wire) == CURLE_OK && wire > 0)
+			resp->bytes_wire = (uint64_t)wire;
+	}
+	resp->stopped = t.stopped;
 	if (t.failure) {
 		error = mlreg_error_set(t.failure, "%s", t.failure_msg);
 		goto done;

@@ -10,6 +10,7 @@
 #ifndef MLREG_CLI_CLIENT_H
 #define MLREG_CLI_CLIENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -24,9 +25,12 @@ typedef struct {
 	cJSON *body;            /* parsed JSON body, NULL when empty or not JSON */
 	const cJSON *error;     /* the "error" object of an error answer, borrowed from body */
 	const char *error_code; /* its "code" ("not_found", "blob_unknown", ...), borrowed */
-	uint64_t bytes_sent;    /* streamed upload bytes handed to the connection */
+	uint64_t bytes_sent;    /* streamed upload bytes handed to libcurl */
+	uint64_t bytes_wire;    /* upload bytes libcurl wrote to the connection */
 	bool transport_failed;  /* no answer: connection refused or dropped, timeout;
 				 * worth retrying (unlike a local read failure) */
+	bool stopped;           /* the request's `stop` flag ended it (not an error
+				 * of the registry or the network) */
 } cli_response;
 
 /* One request.  Zero-initialise, then fill what applies. */
@@ -43,13 +47,19 @@ typedef struct {
 	uint64_t upload_offset;
 	uint64_t upload_len;
 
-	/* Streamed download of a 2xx body into download_fd, hashed into
-	 * download_hash when set; more than download_max bytes aborts the
-	 * transfer with MLREG_EINTEGRITY. */
+	/* Streamed download of a 2xx body into download_fd; more than
+	 * download_max bytes aborts the transfer with MLREG_EINTEGRITY.  After
+	 * each write, on_written (when set) is told the total written so far,
+	 * on the transfer's thread (pull hashes the file behind the writer). */
 	bool download;
 	int download_fd;
-	util_sha256 *download_hash;
 	uint64_t download_max;
+	void (*on_written)(void *arg, uint64_t total);
+	void *on_written_arg;
+
+	/* Set by another thread to end the transfer at once (the response
+	 * then has `stopped` set); NULL when the request cannot be stopped. */
+	const atomic_bool *stop;
 
 	cli_progress *progress;   /* counts streamed bytes, may be NULL */
 	int64_t timeout_ms;       /* 0: the configured default; <0: none (stall limit only) */

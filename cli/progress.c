@@ -65,6 +65,15 @@ void cli_progress_add(cli_progress *p, int64_t delta)
 	pthread_mutex_unlock(&p->mu);
 }
 
+void cli_progress_add_total(cli_progress *p, int64_t delta)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->total = (int64_t)p->total + delta > 0 ? (uint64_t)((int64_t)p->total + delta) : 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
 void cli_progress_release(cli_progress *p)
 {
 	if (p->enabled && p->last_draw_ms) {

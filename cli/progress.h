@@ -24,6 +24,9 @@ typedef struct {
 void cli_progress_init(cli_progress *p, const char *label, uint64_t total, bool enabled);
 /* Add (or, for a rewound transfer, subtract) bytes; thread-safe. */
 void cli_progress_add(cli_progress *p, int64_t delta);
+/* Change the total (a transfer that turned out not to be needed leaves
+ * it); thread-safe. */
+void cli_progress_add_total(cli_progress *p, int64_t delta);
 /* Erase the bar and release the mutex. */
 void cli_progress_release(cli_progress *p);
 

@@ -8,6 +8,11 @@
  * connection dropped: after a failure we ask it for the offset and send only
  * the rest.  The file is always read with pread() by the libcurl read
  * callback, so memory use does not depend on its size.
+ *
+ * A speculative upload starts a session before the digest is known (push
+ * hashes the file on another thread meanwhile) and is either finished with
+ * the digest or stopped mid-transfer and deleted when the registry turns
+ * out to have the content already.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,7 +105,11 @@ static bool retryable(const cli_response *resp)
 	return resp->transport_failed || resp->status == 409 || resp->status == 416 || resp->status == 503;
 }
 
-static int session_send(cli_client *c, int fd, const char *spath, uint64_t size, cli_progress *progress)
+/* PATCH the file into the session from the registry's offset 0.  Returns 0
+ * when every byte is in, 1 when *stop ended it first (stop may be NULL), or
+ * the error.  *wire (optional) adds the bytes written to connections. */
+static int session_send(cli_client *c, int fd, const char *spath, uint64_t size, cli_progress *progress,
+			const atomic_bool *stop, uint64_t *wire)
 {
 	uint64_t offset = 0;
 	int failures = 0, error = 0;
@@ -122,7 +131,14 @@ static int session_send(cli_client *c, int fd, const char *spath, uint64_t size,
 		req.upload_offset = offset;
 		req.upload_len = len;
 		req.progress = progress;
+		req.stop = stop;
 		error = cli_client_do(c, &req, &resp);
+		if (wire)
+			*wire += resp.bytes_wire;
+		if (resp.stopped) {
+			cli_response_release(&resp);
+			return 1;
+		}
 		if (error == 0) {
 			uint64_t sent = resp.bytes_sent;
 			if (util_json_i64(resp.body, "offset", &got) < 0)
@@ -145,6 +161,8 @@ static int session_send(cli_client *c, int fd, const char *spath, uint64_t size,
 		/* Ask where to resume; a failure to ask counts as a try. */
 		for (;;) {
 			uint64_t was = offset;
+			if (stop && atomic_load(stop))
+				return 1;
 			if ((error = cli_sleep_ms(backoff_ms(failures - 1))) < 0)
 				return error;
 			if ((error = session_offset(c, spath, size, &offset)) == 0) {
@@ -205,16 +223,13 @@ done:
 	return error;
 }
 
-static int upload_session(cli_client *c, int fd, uint64_t size, const char *digest, cli_progress *progress)
+/* POST /uploads; the session's path into spath. */
+static int session_start(cli_client *c, util_buf *spath)
 {
 	cli_response resp;
-	util_buf spath;
 	const char *id;
 	char *eid = NULL;
-	bool finished = false;
 	int error;
-
-	util_buf_init(&spath, 4096);
 	if ((error = cli_client_json(c, "POST", "/api/v1/uploads", NULL, &resp)) < 0)
 		goto done;
 	id = util_json_str(resp.body, "id");
@@ -222,25 +237,40 @@ static int upload_session(cli_client *c, int fd, uint64_t size, const char *dige
 		error = mlreg_error_set(MLREG_EIO, "registry did not return an upload id");
 		goto done;
 	}
-	if (!(eid = cli_escape(id)) || util_buf_printf(&spath, "/api/v1/uploads/%s", eid) < 0) {
+	if (!(eid = cli_escape(id)) || util_buf_printf(spath, "/api/v1/uploads/%s", eid) < 0)
 		error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
-		goto done;
-	}
-	if ((error = session_send(c, fd, spath.ptr, size, progress)) < 0)
-		goto done;
-	error = session_finish(c, spath.ptr, digest, size);
-	finished = true;
 done:
 	cli_response_release(&resp);
-	if (error < 0 && !finished && spath.ptr) {
-		/* Best effort: do not leave the session for the sweeper. */
-		cli_error_saved saved;
-		cli_error_save(&saved, error);
-		cli_client_json(c, "DELETE", spath.ptr, NULL, &resp);
-		cli_response_release(&resp);
-		error = cli_error_restore(&saved);
-	}
 	free(eid);
+	return error;
+}
+
+/* Best effort: do not leave a session behind for the sweeper.  Keeps the
+ * error being reported (code and message). */
+static int session_delete(cli_client *c, const char *spath, int error)
+{
+	cli_response resp;
+	cli_error_saved saved;
+	cli_error_save(&saved, error);
+	cli_client_json(c, "DELETE", spath, NULL, &resp);
+	cli_response_release(&resp);
+	return error < 0 ? cli_error_restore(&saved) : error;
+}
+
+static int upload_session(cli_client *c, int fd, uint64_t size, const char *digest, cli_progress *progress)
+{
+	util_buf spath;
+	int error;
+
+	util_buf_init(&spath, 4096);
+	if ((error = session_start(c, &spath)) < 0)
+		goto done;
+	if ((error = session_send(c, fd, spath.ptr, size, progress, NULL, NULL)) < 0) {
+		error = session_delete(c, spath.ptr, error);
+		goto done;
+	}
+	error = session_finish(c, spath.ptr, digest, size);
+done:
 	util_buf_release(&spath);
 	return error;
 }
@@ -262,4 +292,43 @@ int cli_upload_blob(cli_client *c, const char *path, uint64_t size, const char *
 	if (error < 0)
 		return cli_error_wrap(error, "cannot upload '%s'", path);
 	return 0;
+}
+
+int cli_upload_speculative(cli_client *c, const char *path, uint64_t size, const atomic_bool *stop,
+			   cli_upload_resolve_fn resolve, void *arg, cli_progress *progress, uint64_t *wire)
+{
+	char digest[UTIL_DIGEST_LEN + 1];
+	bool keep = false;
+	util_buf spath;
+	int fd, sent, error;
+
+	*wire = 0;
+	util_buf_init(&spath, 4096);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mlreg_error_set(MLREG_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if ((error = session_start(c, &spath)) < 0)
+		goto done;
+	if ((sent = session_send(c, fd, spath.ptr, size, progress, stop, wire)) < 0) {
+		error = session_delete(c, spath.ptr, sent);
+		goto done;
+	}
+	if ((error = resolve(arg, digest, &keep)) < 0 || !keep) {
+		/* not needed (the registry has it) or unknown (hashing failed) */
+		error = session_delete(c, spath.ptr, error < 0 ? error : 1);
+		goto done;
+	}
+	if (sent == 1) {
+		error = session_delete(c, spath.ptr, mlreg_error_set(MLREG_ERROR, "upload stopped before its end"));
+		goto done;
+	}
+	error = session_finish(c, spath.ptr, digest, size);
+done:
+	close(fd);
+	util_buf_release(&spath);
+	if (error == MLREG_EINTEGRITY)
+		return cli_error_wrap(error, "cannot upload '%s' (did it change during the push?)", path);
+	if (error < 0)
+		return cli_error_wrap(error, "cannot upload '%s'", path);
+	return error;
 }

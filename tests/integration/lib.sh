@@ -38,7 +38,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlreg-it-${T_NAME}.XXXXXX")
 # No ambient configuration may leak into the tests.
 unset MLREG_TOKEN MLREG_REGISTRY MLREG_DATA MLREG_TIMEOUT
 export XDG_CONFIG_HOME="$WORK/xdg"
+export XDG_CACHE_HOME="$WORK/xdg-cache" # push's digest cache: per test, never the user's
 export HOME="$WORK/home"
+unset MLREG_NO_DIGEST_CACHE
 mkdir -p "$XDG_CONFIG_HOME" "$HOME"
 export NO_PROXY='*' no_proxy='*'
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
