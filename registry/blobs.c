@@ -285,16 +285,17 @@ int reg_upload_finish(reg_upload *u, const char *expect, char digest[UTIL_DIGEST
 
 int reg_upload_cancel(reg_registry *r, const char *id)
 {
-	reg_upload *u = NULL;
-	uint64_t off;
-	int rc = reg_upload_claim(r, id, -1, &off, &u);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&u->slot->mu);
-	r->blobs->ops->tmp_abort(u->tmp);
-	u->tmp = NULL;
-	slot_forget(u->slot);
-	pthread_mutex_unlock(&u->slot->mu);
-	reg_upload_release(u);
-	return 0;
+	/* no need to open (and rehash) the session just to drop it: take it
+	 * over so any request still writing stops, then remove its file */
+	reg_upload_slot *slot = slot_get(r, id);
+	int rc;
+	if (!slot)
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	pthread_mutex_lock(&slot->mu);
+	slot->gen++;
+	rc = r->blobs->ops->tmp_remove_named(r->blobs, id);
+	slot_forget(slot);
+	pthread_mutex_unlock(&slot->mu);
+	slot_put(r, slot);
+	return rc;
 }

@@ -104,6 +104,19 @@ static int fs_tmp_named_size(reg_blobstore *bs, const char *id, uint64_t *size)
 	return 0;
 }
 
+static int fs_tmp_remove_named(reg_blobstore *bs, const char *id)
+{
+	fs_store *fs = (fs_store *)bs;
+	char path[PATH_MAX];
+	if (!session_id_valid(id))
+		return mlreg_error_set(MLREG_ENOTFOUND, "upload '%s' not found", id);
+	snprintf(path, sizeof(path), "%s/session-%s", fs->uploads, id);
+	if (unlink(path) < 0)
+		return errno == ENOENT ? mlreg_error_set(MLREG_ENOTFOUND, "upload '%s' not found", id)
+				       : mlreg_error_set(MLREG_EIO, "cannot remove upload '%s': %s", id, strerror(errno));
+	return 0;
+}
+
 static int fs_tmp_open_named(reg_blobstore *bs, const char *id, bool create, const util_sha256 *resume,
 			     uint64_t resume_size, reg_blob_tmp **out)
 {
@@ -313,6 +326,7 @@ static const reg_blobstore_ops fs_ops = {
 	.tmp_open_named = fs_tmp_open_named,
 	.tmp_hash_state = fs_tmp_hash_state,
 	.tmp_named_size = fs_tmp_named_size,
+	.tmp_remove_named = fs_tmp_remove_named,
 	.tmp_write = fs_tmp_write,
 	.tmp_size = fs_tmp_size,
 	.tmp_commit = fs_tmp_commit,

@@ -34,6 +34,8 @@ typedef struct {
 			      uint64_t resume_size, reg_blob_tmp **out);
 	/* A copy of the running hash of everything written so far (caller frees). */
 	util_sha256 *(*tmp_hash_state)(const reg_blob_tmp *t);
+	/* Delete a named temporary; MLREG_ENOTFOUND when there is none. */
+	int (*tmp_remove_named)(reg_blobstore *bs, const char *id);
 	/* Size of a named temporary without opening it for writing. */
 	int (*tmp_named_size)(reg_blobstore *bs, const char *id, uint64_t *size);
 	int (*tmp_write)(reg_blob_tmp *t, const void *data, size_t len);
