@@ -174,6 +174,7 @@ new_session
 rand_file "$WORK/stale1" 10485760
 rand_file "$WORK/stale2" 4096
 cat "$WORK/stale1" "$WORK/stale2" >"$WORK/stale_whole"
+aborted_before=$(metric 'mlreg_http_requests_total{route="/api/v1/uploads/{id}",method="PATCH",status="499"}')
 python3 - "$PORT" "$ADMIN" "$SID" "$WORK/stale1" <<'PY'
 import socket, sys
 port, token, sid, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -191,6 +192,14 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 assert_eq "$off" 10485760 "offset after the abandoned PATCH"
+# the server must notice the client is gone at once, not at the idle timeout
+aborted=""
+for _ in $(seq 30); do
+	aborted=$(metric 'mlreg_http_requests_total{route="/api/v1/uploads/{id}",method="PATCH",status="499"}')
+	[ "$aborted" -gt "$aborted_before" ] && break
+	sleep 0.1
+done
+assert_gt "$aborted" "$aborted_before" "the abandoned PATCH is seen as aborted within 3 s"
 http PATCH "/api/v1/uploads/$SID" -H "Content-Range: bytes 10485760-10489855" --data-binary @"$WORK/stale2"
 expect_code 202 "resuming PATCH while the stale request is still open"
 want="sha256:$(sha256sum "$WORK/stale_whole" | cut -d' ' -f1)"
