@@ -152,15 +152,13 @@ static int read_blob_small(reg_registry *r, const char *digest, size_t max, char
 {
 	int fd, rc;
 	uint64_t size;
-	char path[64];
 	if ((rc = r->blobs->ops->open(r->blobs, digest, &fd, &size)) < 0)
 		return rc;
 	if (size > max) {
 		close(fd);
 		return mlreg_error_set(MLREG_EINVALID, "blob %s is larger than %zu bytes", digest, max);
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	rc = util_read_file(path, max, data, len);
+	rc = util_read_fd(fd, max, data, len);
 	close(fd);
 	return rc;
 }

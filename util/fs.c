@@ -105,32 +105,27 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, mode_
 	return util_fsync_parent(path);
 }
 
-int util_read_file(const char *path, size_t max, char **out, size_t *len)
+int util_read_fd(int fd, size_t max, char **out, size_t *len)
 {
 	util_buf b;
 	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int rc = 0;
-	if (fd < 0)
-		return mlreg_error_set(errno == ENOENT ? MLREG_ENOTFOUND : MLREG_EIO,
-				       "cannot open '%s': %s", path, strerror(errno));
 	util_buf_init(&b, max);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = mlreg_error_set(MLREG_EIO, "cannot read '%s': %s", path, strerror(errno));
+			rc = mlreg_error_set(MLREG_EIO, "read failed: %s", strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
 		if ((rc = util_buf_put(&b, chunk, (size_t)n)) < 0) {
-			rc = mlreg_error_set(MLREG_ETOOBIG, "file '%s' is larger than %zu bytes", path, max);
+			rc = mlreg_error_set(MLREG_ETOOBIG, "more than %zu bytes", max);
 			break;
 		}
 	}
-	close(fd);
 	if (rc < 0) {
 		util_buf_release(&b);
 		return rc;
@@ -138,6 +133,20 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len)
 	if (len)
 		*len = b.len;
 	*out = util_buf_detach(&b);
+	return 0;
+}
+
+int util_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc;
+	if (fd < 0)
+		return mlreg_error_set(errno == ENOENT ? MLREG_ENOTFOUND : MLREG_EIO,
+				       "cannot open '%s': %s", path, strerror(errno));
+	rc = util_read_fd(fd, max, out, len);
+	close(fd);
+	if (rc < 0)
+		return mlreg_error_set(rc, "cannot read '%s': %s", path, mlreg_error_last());
 	return 0;
 }
 

@@ -66,6 +66,8 @@ int util_fsync_parent(const char *path);
 int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Read at most max bytes of a file into a NUL-terminated heap string. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len);
+/* The same from an open descriptor, from its position to EOF. */
+int util_read_fd(int fd, size_t max, char **out, size_t *len);
 int util_write_all(int fd, const void *data, size_t len);
 /* Remove a directory tree (no following of links); missing is fine. */
 int util_rm_rf(const char *path);
