@@ -69,6 +69,7 @@ struct api_req {
 	reg_upload *upload;          /* API_STREAM_UPLOAD sink */
 	int sink_error;              /* first write error of the sink */
 	int64_t upload_off;          /* session offset to report in Range, or -1 */
+	char location[96];           /* Location header of the answer, when set */
 	char *sink_msg;
 
 	bool suspended, work_done, answered;

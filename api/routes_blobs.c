@@ -70,13 +70,21 @@ static cJSON *offset_answer(const char *id, uint64_t off)
 	return o;
 }
 
-/* Start offset of a chunk from its Content-Range; -1 when absent. */
+/* Start offset of a chunk from its Content-Range; -1 when absent.  When
+ * both Content-Range and Content-Length are given they must agree, so a
+ * chunk never appends more (or less) than it announced. */
 static int chunk_start(api_req *q, int64_t *start)
 {
-	const char *h = api_header(q, "Content-Range");
+	const char *h = api_header(q, "Content-Range"), *cl = api_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int64_t end = -1, len;
 	*start = -1;
-	if (h && util_content_range_start(h, start) < 0)
+	if (!h)
+		return 0;
+	if (util_content_range_parse(h, start, &end) < 0)
 		return mlreg_error_set(MLREG_EINVALID, "invalid Content-Range '%s'", h);
+	if (cl && util_parse_i64(cl, &len) == 0 && len != end - *start + 1)
+		return mlreg_error_set(MLREG_EINVALID, "Content-Range '%s' covers %lld bytes but the body has %lld", h,
+				       (long long)(end - *start + 1), (long long)len);
 	return 0;
 }
 
@@ -99,23 +107,12 @@ int api_upload_sink_open(api_req *q)
 
 static int upload_create(api_req *q)
 {
-	char id[33], loc[80];
-	struct MHD_Response *r;
+	char id[33];
 	int rc = reg_upload_create(q->srv->reg, id);
-	char *text;
-	cJSON *o;
 	if (rc < 0)
 		return rc;
-	o = offset_answer(id, 0);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	snprintf(loc, sizeof(loc), "/api/v1/uploads/%s", id);
-	api_add_header(r, MHD_HTTP_HEADER_LOCATION, loc);
-	api_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	q->resp = r;
-	q->status = 202;
-	return 0;
+	snprintf(q->location, sizeof(q->location), "/api/v1/uploads/%s", id);
+	return api_reply_json(q, 202, offset_answer(id, 0));
 }
 
 static int upload_patch(api_req *q)
@@ -167,6 +164,6 @@ const api_route api_routes_blobs[] = {
 	{"PATCH", "api/v1/uploads/{}", upload_patch, REG_PERM_WRITE, API_STREAM_UPLOAD, "/api/v1/uploads/{id}"},
 	{"GET", "api/v1/uploads/{}", upload_status, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads/{id}"},
 	{"PUT", "api/v1/uploads/{}", upload_put, REG_PERM_WRITE, API_STREAM_UPLOAD, "/api/v1/uploads/{id}"},
-	{"DELETE", "api/v1/uploads/{}", upload_delete, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads/{id}"},
+	{"DELETE", "api/v1/uploads/{}", upload_delete, REG_PERM_WRITE, API_WORKER, "/api/v1/uploads/{id}"},
 	{NULL, NULL, NULL, 0, 0, NULL},
 };

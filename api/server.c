@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "api/api.h"
 #include "api/http.h"
@@ -149,7 +150,8 @@ int api_route_count(void) { return nflat + 1; }
 const char *api_route_label(int idx) { return idx < nflat ? flat[idx]->label : "unmatched"; }
 const char *api_route_method(int idx) { return idx < nflat ? flat[idx]->method : "-"; }
 
-/* Split the raw (still escaped) path into decoded segments. */
+/* Split the raw (still escaped) path into decoded segments; -1 (nothing
+ * left allocated) when there are more than max or one decodes to a NUL. */
 static int split_path(const char *url, char **segs, int max)
 {
 	int n = 0;
@@ -160,13 +162,12 @@ static int split_path(const char *url, char **segs, int max)
 		const char *e = strchr(p, '/');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
 		char *s;
-		if (n == max)
-			return -1;
-		s = strndup(p, len);
-		if (!s)
-			return -1;
-		MHD_http_unescape(s);
+		if (n == max || !(s = strndup(p, len)))
+			goto fail;
 		segs[n++] = s;
+		/* "%00" would cut the segment short: refuse it */
+		if (MHD_http_unescape(s) != strlen(s))
+			goto fail;
 		if (!e)
 			break;
 		p = e + 1;
@@ -174,6 +175,10 @@ static int split_path(const char *url, char **segs, int max)
 			break;
 	}
 	return n;
+fail:
+	while (n > 0)
+		free(segs[--n]);
+	return -1;
 }
 
 /* Match; returns route index, -1 for no path, -2 for path but not method. */
@@ -441,7 +446,14 @@ static enum MHD_Result send_answer(api_req *q)
 		if (!text)
 			return MHD_NO;
 		/* JSON answers end with a newline so curl output stays tidy */
-		text = realloc(text, n + 2);
+		{
+			char *grown = realloc(text, n + 2);
+			if (!grown) {
+				free(text);
+				return MHD_NO;
+			}
+			text = grown;
+		}
 		text[n] = '\n';
 		text[n + 1] = '\0';
 		r = MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_FREE);
@@ -452,7 +464,9 @@ static enum MHD_Result send_answer(api_req *q)
 		api_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 		q->bytes_out += q->head ? 0 : n + 1;
 	}
-	if (q->upload_off >= 0 && (q->status == 416 || q->status == 202 || q->status == 200)) {
+	if (q->location[0])
+		api_add_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+	if (q->upload_off > 0 && (q->status == 416 || q->status == 202 || q->status == 200)) {
 		char range[48];
 		snprintf(range, sizeof(range), "0-%lld", (long long)q->upload_off - 1);
 		api_add_header(r, "Range", range);
@@ -478,7 +492,7 @@ static void authorize(api_req *q)
 	if (perm == API_AUTH_NONE)
 		return;
 	auth = api_header(q, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) { /* schemes are case-insensitive */
 		set_early(q, MLREG_EAUTH, "missing bearer token");
 		return;
 	}
@@ -512,10 +526,8 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 		q->status = 431;
 		return q;
 	}
-	n = split_path(url, segs, API_MAX_SEGS + 1);
-	if (n < 0 || n > API_MAX_SEGS) {
-		for (int i = 0; i < (n > 0 ? n : 0); i++)
-			free(segs[i]);
+	n = split_path(url, segs, API_MAX_SEGS);
+	if (n < 0) {
 		set_early(q, MLREG_ENOTFOUND, "no such route");
 		return q;
 	}

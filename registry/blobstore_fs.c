@@ -141,9 +141,17 @@ static int fs_tmp_open_named(reg_blobstore *bs, const char *id, bool create, con
 		free(t);
 		return rc;
 	}
+	/* a session that is also a blob's name is one whose commit linked it
+	 * into blobs/ and then crashed before removing the session name:
+	 * appending to it would change a stored blob, so the session is over */
+	if (fstat(t->fd, &st) == 0 && st.st_nlink > 1) {
+		unlink(t->path);
+		tmp_free(t, false);
+		return mlreg_error_set(MLREG_ENOTFOUND, "upload '%s' not found (already committed)", id);
+	}
 	/* continue a remembered hash when it covers exactly the bytes on disk:
 	 * rereading a session on every chunk would make uploads quadratic */
-	if (resume && fstat(t->fd, &st) == 0 && (uint64_t)st.st_size == resume_size &&
+	if (resume && (uint64_t)st.st_size == resume_size &&
 	    (t->hash = util_sha256_dup(resume)) != NULL && lseek(t->fd, 0, SEEK_END) >= 0) {
 		t->size = resume_size;
 		*out = t;
@@ -224,9 +232,18 @@ static int fs_tmp_commit(reg_blob_tmp *t, const char *expect, char digest[UTIL_D
 		goto done;
 	}
 	blob_path(fs, digest, final, sizeof(final));
-	if (link(t->path, final) < 0 && errno != EEXIST) {
-		rc = mlreg_error_set(MLREG_EIO, "cannot store blob %s: %s", digest, strerror(errno));
-		goto done;
+	if (link(t->path, final) < 0) {
+		struct stat have;
+		if (errno != EEXIST) {
+			rc = mlreg_error_set(MLREG_EIO, "cannot store blob %s: %s", digest, strerror(errno));
+			goto done;
+		}
+		/* another upload of the same bytes got there first (dedupe); a
+		 * file of another size under this name is damage, not a copy */
+		if (stat(final, &have) < 0 || (uint64_t)have.st_size != t->size) {
+			rc = mlreg_error_set(MLREG_EINTEGRITY, "stored blob %s has the wrong size; run mlreg fsck", digest);
+			goto done;
+		}
 	}
 	if ((rc = util_fsync_dir(dir)) < 0)
 		goto done;
@@ -297,7 +314,7 @@ static const char *fs_locate(reg_blobstore *bs, const char *digest)
 	return p;
 }
 
-static int fs_sweep_tmp(reg_blobstore *bs, int64_t max_age_ms)
+static int fs_sweep_tmp(reg_blobstore *bs, int64_t tmp_max_age_ms, int64_t session_max_age_ms)
 {
 	fs_store *fs = (fs_store *)bs;
 	DIR *d = opendir(fs->uploads);
@@ -312,6 +329,7 @@ static int fs_sweep_tmp(reg_blobstore *bs, int64_t max_age_ms)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		int64_t max_age_ms = strncmp(de->d_name, "session-", 8) == 0 ? session_max_age_ms : tmp_max_age_ms;
 		if ((int64_t)(now - st.st_mtime) * 1000 >= max_age_ms && unlinkat(dirfd(d), de->d_name, 0) == 0)
 			n++;
 	}
@@ -344,7 +362,7 @@ static const reg_blobstore_ops fs_ops = {
 int reg_blobstore_fs_new(const char *data_dir, reg_blobstore **out)
 {
 	fs_store *fs = calloc(1, sizeof(*fs));
-	char p[PATH_MAX];
+	char p[3200];
 	int rc;
 	if (!fs)
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
@@ -356,7 +374,19 @@ int reg_blobstore_fs_new(const char *data_dir, reg_blobstore **out)
 	snprintf(fs->blobs, sizeof(fs->blobs), "%.3000s/blobs", data_dir);
 	snprintf(fs->uploads, sizeof(fs->uploads), "%.3000s/uploads", data_dir);
 	snprintf(p, sizeof(p), "%s/sha256", fs->blobs);
-	if ((rc = util_mkdir_p(p, 0755)) < 0 || (rc = util_mkdir_p(fs->uploads, 0755)) < 0 ||
+	if ((rc = util_mkdir_p(p, 0755)) < 0 || (rc = util_mkdir_p(fs->uploads, 0755)) < 0) {
+		free(fs);
+		return rc;
+	}
+	/* all 256 fan-out folders exist before any blob is committed, made
+	 * durable once here, so no commit depends on another's folder fsync */
+	for (int i = 0; i < 256 && rc == 0; i++) {
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof(sub), "%s/%02x", p, i);
+		if (mkdir(sub, 0755) < 0 && errno != EEXIST)
+			rc = mlreg_error_set(MLREG_EIO, "cannot create '%s': %s", sub, strerror(errno));
+	}
+	if (rc < 0 || (rc = util_fsync_dir(p)) < 0 || (rc = util_fsync_dir(fs->blobs)) < 0 ||
 	    (rc = util_fsync_dir(data_dir)) < 0) {
 		free(fs);
 		return rc;

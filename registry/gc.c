@@ -72,7 +72,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 		for (const cJSON *d = g.doomed->child; d; d = d->next)
 			if (r->blobs->ops->remove(r->blobs, d->valuestring) < 0)
 				LOG_WARN("gc: %s", mlreg_error_last());
-		swept = r->blobs->ops->sweep_tmp(r->blobs, r->cfg.upload_ttl_ms);
+		swept = r->blobs->ops->sweep_tmp(r->blobs, r->cfg.upload_ttl_ms, r->cfg.upload_ttl_ms);
 	} else {
 		META(r)->rollback(g.tx);
 	}
@@ -104,6 +104,11 @@ static int check_one(const char *digest, uint64_t size, int64_t created_at, void
 	uint64_t got = 0;
 	int rc = f->r->blobs->ops->verify(f->r->blobs, digest, &got);
 	f->checked++;
+	/* gc may have removed it since this page of rows was read */
+	if (rc == MLREG_ENOTFOUND && f->r->meta->ops->blob_known(f->r->meta, digest, NULL) == MLREG_ENOTFOUND) {
+		mlreg_error_clear();
+		return 0;
+	}
 	if (rc < 0 || got != size) {
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "digest", digest);

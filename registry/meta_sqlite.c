@@ -393,9 +393,10 @@ static cJSON *tags_of(sq_conn *c, const char *sql, int64_t owner)
 	return o;
 }
 
-static const char model_cols[] =
-	"SELECT m.id, m.name, m.description, m.created_at, m.created_by, m.updated_at,"
-	" (SELECT MAX(number) FROM versions v WHERE v.model_id=m.id AND v.status!='deleted') FROM models m";
+#define MODEL_COLS                                                                                        \
+	"SELECT m.id, m.name, m.description, m.created_at, m.created_by, m.updated_at,"                   \
+	" (SELECT MAX(number) FROM versions v WHERE v.model_id=m.id AND v.status!='deleted') FROM models m"
+static const char model_cols[] = MODEL_COLS;
 
 static cJSON *model_row(sq_conn *c, sqlite3_stmt *st)
 {
@@ -416,15 +417,10 @@ static cJSON *model_row(sq_conn *c, sqlite3_stmt *st)
 
 static int sq_model_get(reg_meta *base, const char *name, cJSON **out)
 {
-	static const char *sql;
-	static char buf[512];
+	static const char sql[] = MODEL_COLS " WHERE m.name=?";
 	sq_conn *c = sq_reader((sq_meta *)base);
 	sqlite3_stmt *st;
 	int rc;
-	if (!sql) {
-		snprintf(buf, sizeof(buf), "%s WHERE m.name=?", model_cols);
-		sql = buf;
-	}
 	if (!c || !(st = sq_stmt(c, sql)))
 		return MLREG_EIO;
 	sq_bind_text(st, 1, name);

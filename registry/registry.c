@@ -245,7 +245,9 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 		goto fail;
 	if ((rc = reg_blobstore_fs_new(r->data_dir, &r->blobs)) < 0)
 		goto fail;
-	r->blobs->ops->sweep_tmp(r->blobs, r->cfg.upload_ttl_ms);
+	/* nothing is uploading yet: every anonymous temporary is a leftover of
+	 * a crash; sessions stay resumable until their TTL */
+	r->blobs->ops->sweep_tmp(r->blobs, 0, r->cfg.upload_ttl_ms);
 	if ((rc = bootstrap(r)) < 0)
 		goto fail;
 	*out = r;

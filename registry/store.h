@@ -56,8 +56,10 @@ typedef struct {
 	int (*verify)(reg_blobstore *bs, const char *digest, uint64_t *size);
 	/* Where a blob lives, for messages (borrowed thread-local buffer). */
 	const char *(*locate)(reg_blobstore *bs, const char *digest);
-	/* Remove temporaries not touched for max_age_ms; returns the count. */
-	int (*sweep_tmp)(reg_blobstore *bs, int64_t max_age_ms);
+	/* Remove anonymous temporaries not touched for tmp_max_age_ms and
+	 * named ones (sessions) not touched for session_max_age_ms; returns
+	 * the count. */
+	int (*sweep_tmp)(reg_blobstore *bs, int64_t tmp_max_age_ms, int64_t session_max_age_ms);
 	void (*free)(reg_blobstore *bs);
 } reg_blobstore_ops;
 

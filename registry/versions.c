@@ -121,8 +121,12 @@ int reg_model_get(reg_registry *r, const char *name, cJSON **out)
 	return rc < 0 ? rc : META(r)->model_get(r->meta, name, out);
 }
 
+#define MAX_SEARCH_TERMS 64
+
 int reg_model_list(reg_registry *r, const char *prefix, const cJSON *tags, int64_t limit, int64_t offset, cJSON **out)
 {
+	if (cJSON_GetArraySize(tags) > MAX_SEARCH_TERMS)
+		return mlreg_error_set(MLREG_EINVALID, "too many tag conditions (limit %d)", MAX_SEARCH_TERMS);
 	return META(r)->model_list(r->meta, prefix, tags, limit, offset, out);
 }
 
@@ -248,7 +252,18 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		rc = mlreg_error_set(MLREG_ENOMEM, "out of memory");
 		goto done;
 	}
-	util_sha256_hex(req_text, strlen(req_text), req_hash);
+	{ /* the request is the model and the body: one key, one push */
+		util_sha256 *h = util_sha256_new();
+		char d[UTIL_DIGEST_LEN + 1];
+		if (!h) {
+			rc = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+			goto done;
+		}
+		util_sha256_update(h, model, strlen(model) + 1);
+		util_sha256_update(h, req_text, strlen(req_text));
+		util_sha256_final(h, d);
+		memcpy(req_hash, d + 7, 65);
+	}
 
 	if (idem_key) { /* cheap early answer for a retry */
 		if ((rc = META(r)->begin(r->meta, &tx)) < 0)
@@ -401,6 +416,8 @@ int reg_version_manifest(reg_registry *r, const char *model, int64_t number, cha
 
 int reg_version_search(reg_registry *r, const reg_search_query *q, cJSON **out)
 {
+	if (cJSON_GetArraySize(q->filters) > MAX_SEARCH_TERMS || cJSON_GetArraySize(q->tags) > MAX_SEARCH_TERMS)
+		return mlreg_error_set(MLREG_EINVALID, "too many filters or tag conditions (limit %d each)", MAX_SEARCH_TERMS);
 	if (q->model && check_model_name(q->model) < 0)
 		return MLREG_EINVALID;
 	if (q->status && strcmp(q->status, "ready") && strcmp(q->status, "deprecated") && strcmp(q->status, "deleted"))

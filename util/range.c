@@ -66,16 +66,17 @@ int util_range_parse(const char *h, uint64_t size, uint64_t *from, uint64_t *len
 	return 1;
 }
 
-int util_content_range_start(const char *h, int64_t *start)
+int util_content_range_parse(const char *h, int64_t *start, int64_t *end)
 {
-	uint64_t a, b;
+	uint64_t a, b, last;
 	if (!strncmp(h, "bytes ", 6))
 		h += 6;
 	if (!digits(&h, &a) || *h != '-' || a > INT64_MAX)
 		return MLREG_EINVALID;
 	h++;
-	if (!digits(&h, &b) || b < a)
+	if (!digits(&h, &b) || b < a || b > INT64_MAX)
 		return MLREG_EINVALID;
+	last = b;
 	if (*h == '/') { /* a total, or a star for unknown */
 		h++;
 		if (*h == '*')
@@ -86,5 +87,6 @@ int util_content_range_start(const char *h, int64_t *start)
 	if (*h)
 		return MLREG_EINVALID;
 	*start = (int64_t)a;
+	*end = (int64_t)last;
 	return 0;
 }

@@ -112,9 +112,9 @@ int util_time_parse(const char *s, int64_t *out_ms);
  * resource (absent, multi-range or not understood, as RFC 9110 allows),
  * MLREG_ERANGE when it cannot be satisfied. */
 int util_range_parse(const char *header, uint64_t size, uint64_t *from, uint64_t *len);
-/* The first byte of an upload chunk's Content-Range ("bytes a-b" with an optional total, or
- * the OCI form "a-b"); MLREG_EINVALID when malformed. */
-int util_content_range_start(const char *header, int64_t *start);
+/* First and last byte of an upload chunk's Content-Range ("bytes a-b" with
+ * an optional total, or the OCI form "a-b"); MLREG_EINVALID when malformed. */
+int util_content_range_parse(const char *header, int64_t *start, int64_t *end);
 
 /* ---- logging ---- */
 typedef enum { UTIL_LOG_DEBUG, UTIL_LOG_INFO, UTIL_LOG_WARN, UTIL_LOG_ERROR } util_log_level;

@@ -2,7 +2,7 @@
  * fuzz_range.c - the Range and Content-Range parsers (util/range.c).
  *
  * Properties: a satisfiable range always lies inside the resource, and a
- * chunk start is never negative.
+ * chunk's range is never negative or reversed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
 	uint64_t from = 0, len = 0, total;
-	int64_t start = 0;
+	int64_t start = 0, end = 0;
 	if (!s)
 		return 0;
 	memcpy(s, data, size);
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	total = size >= 1 ? (uint64_t)data[0] * 977u : 0;
 	if (util_range_parse(s, total, &from, &len) == 1 && (len == 0 || from >= total || len > total - from))
 		abort();
-	if (util_content_range_start(s, &start) == 0 && start < 0)
+	if (util_content_range_parse(s, &start, &end) == 0 && (start < 0 || end < start))
 		abort();
 	free(s);
 	return 0;

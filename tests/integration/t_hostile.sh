@@ -330,4 +330,37 @@ http DELETE /healthz
 expect_error 405 method "DELETE /healthz"
 http PUT /api/v1/models
 expect_error 405 method "PUT /api/v1/models"
+
+# Found in review; the ASan run's leak check at stop_server covers the first.
+step "paths with too many segments or a NUL are refused (and leak nothing)"
+for _ in 1 2 3; do
+	http GET /a/b/c/d/e/f/g/h/i/j/k/l/m/n/o
+	expect_error 404 not_found "15-segment path"
+done
+http DELETE "/api/v1/tokens/bootstrap-admin%00x"
+expect_error 404 not_found "a %00 in a path segment"
+TOKEN=$ADMIN cli_ok token ls --json
+assert_json 'any(t["name"] == "bootstrap-admin" and not t["revoked"] for t in j["tokens"])' "$OUT" "token not revoked via %00"
+
+step "the Bearer scheme is case-insensitive"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: bearer $ADMIN" "$URL/api/v1/whoami")
+assert_eq "$code" 200 "lowercase bearer"
+
+step "a chunk whose Content-Range disagrees with its length is refused before a byte is kept"
+http POST /api/v1/uploads
+expect_code 202 "open session"
+sid=$(jq_ 'j["id"]' "$BODY")
+http PATCH "/api/v1/uploads/$sid" -H "Content-Range: bytes 0-99" --data-binary @"$WORK/m/w.bin"
+expect_error 400 invalid "Content-Range 0-99 with a longer body"
+http GET "/api/v1/uploads/$sid"
+assert_json 'j["offset"] == 0' "$BODY" "nothing appended"
+http DELETE "/api/v1/uploads/$sid"
+expect_code 204 "drop session"
+
+step "one Idempotency-Key on two models makes two versions"
+body="{\"files\":[$(f w.bin)]}"
+http POST /api/v1/models/idem-a/versions -H "Idempotency-Key: same-key" -d "$body"
+expect_code 201 "push to idem-a"
+http POST /api/v1/models/idem-b/versions -H "Idempotency-Key: same-key" -d "$body"
+expect_code 409 "the same key on another model is another request (409, not idem-a's answer)"
 stop_server

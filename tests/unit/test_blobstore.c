@@ -106,7 +106,12 @@ static void expected_digest_mismatch_stores_nothing(void **state)
 	assert_int_equal(commit_bytes(f->bs, "hello", 5, EMPTY, digest, &size), MLREG_EINTEGRITY);
 	assert_int_equal(f->bs->ops->stat(f->bs, HELLO, NULL), MLREG_ENOTFOUND);
 	assert_int_equal(f->bs->ops->stat(f->bs, EMPTY, NULL), MLREG_ENOTFOUND);
+	/* the store made all 256 fan-out folders up front; they stay empty */
 	snprintf(fan, sizeof(fan), "%s/blobs/sha256", f->dir);
+	assert_int_equal(tu_count_entries(fan), 256);
+	snprintf(fan, sizeof(fan), "%s/blobs/sha256/2c", f->dir);
+	assert_int_equal(tu_count_entries(fan), 0);
+	snprintf(fan, sizeof(fan), "%s/blobs/sha256/e3", f->dir);
 	assert_int_equal(tu_count_entries(fan), 0);
 	assert_int_equal(tu_count_entries(uploads_dir(f)), 0);
 	/* the matching expectation is accepted */
@@ -207,6 +212,34 @@ static void named_temporary_resumes_from_hash_state(void **state)
 	util_sha256_free(stale);
 }
 
+/* A crash between linking a committed session into blobs/ and removing
+ * its session name leaves one file under two names; resuming the session
+ * would append to a stored blob.  Such a session must be treated as gone. */
+static void session_still_linked_to_a_blob_is_over(void **state)
+{
+	fixture *f = *state;
+	reg_blob_tmp *t = NULL;
+	char session[700], fan[700];
+	uint64_t size = 0;
+	struct stat st;
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, true, NULL, 0, &t), 0);
+	assert_int_equal(f->bs->ops->tmp_write(t, "hello", 5), 0);
+	f->bs->ops->tmp_close(t);
+	/* what commit's link() did before the crash */
+	snprintf(session, sizeof(session), "%s/session-%s", uploads_dir(f), SESSION);
+	snprintf(fan, sizeof(fan), "%s", f->bs->ops->locate(f->bs, HELLO));
+	assert_int_equal(link(session, fan), 0);
+
+	t = NULL;
+	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, SESSION, false, NULL, 0, &t), MLREG_ENOTFOUND);
+	assert_null(t);
+	assert_int_equal(f->bs->ops->tmp_named_size(f->bs, SESSION, &size), MLREG_ENOTFOUND);
+	assert_int_equal(stat(fan, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(f->bs->ops->verify(f->bs, HELLO, NULL), 0);
+}
+
 static void named_temporary_ids_are_checked(void **state)
 {
 	fixture *f = *state;
@@ -263,7 +296,7 @@ static void sweep_removes_only_stale_temporaries(void **state)
 	f->bs->ops->tmp_close(t);
 	assert_int_equal(f->bs->ops->tmp_open_named(f->bs, "fedcba9876543210fedcba9876543210", true, NULL, 0, &t), 0);
 	f->bs->ops->tmp_close(t);
-	assert_int_equal(f->bs->ops->sweep_tmp(f->bs, 3600 * 1000), 0);
+	assert_int_equal(f->bs->ops->sweep_tmp(f->bs, 3600 * 1000, 3600 * 1000), 0);
 	assert_int_equal(tu_count_entries(uploads_dir(f)), 2);
 	/* age one of them by two hours */
 	snprintf(old_path, sizeof(old_path), "%s/session-%s", uploads_dir(f), SESSION);
@@ -271,7 +304,7 @@ static void sweep_removes_only_stale_temporaries(void **state)
 	tv[0].tv_sec -= 7200;
 	tv[1] = tv[0];
 	assert_int_equal(utimes(old_path, tv), 0);
-	assert_int_equal(f->bs->ops->sweep_tmp(f->bs, 3600 * 1000), 1);
+	assert_int_equal(f->bs->ops->sweep_tmp(f->bs, 3600 * 1000, 3600 * 1000), 1);
 	assert_int_equal(f->bs->ops->tmp_named_size(f->bs, SESSION, &size), MLREG_ENOTFOUND);
 	assert_int_equal(f->bs->ops->tmp_named_size(f->bs, "fedcba9876543210fedcba9876543210", &size), 0);
 }
@@ -286,6 +319,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(abort_removes_temporary, setup, teardown),
 		cmocka_unit_test_setup_teardown(named_temporary_survives_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(named_temporary_resumes_from_hash_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_still_linked_to_a_blob_is_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(named_temporary_ids_are_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(verify_detects_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(remove_then_missing, setup, teardown),
