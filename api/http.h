@@ -73,6 +73,9 @@ struct api_req {
 	char *sink_msg;
 
 	bool suspended, work_done, answered;
+	bool sink_pending;           /* upload sink still to be opened on a worker */
+	bool sink_opened;            /* the worker just opened it (or failed to) */
+	bool answer_now;             /* opening it failed: answer before any body */
 	int status;                  /* response to send */
 	cJSON *json;
 	cJSON *err_extra;            /* extra members of the error object */

@@ -48,6 +48,20 @@ struct api_pool {
 };
 
 static void run_request(api_req *q);
+static void open_sink(api_req *q);
+
+/* A worker's part of a request: open its upload sink (it may rehash the
+ * session or wait for another request's commit), or run its handler. */
+static void do_job(api_req *q)
+{
+	if (q->sink_pending) {
+		open_sink(q);
+	} else {
+		run_request(q);
+		q->work_done = true;
+	}
+	MHD_resume_connection(q->conn);
+}
 
 static void *worker_main(void *p)
 {
@@ -66,9 +80,7 @@ static void *worker_main(void *p)
 		if (!pool->head)
 			pool->tail = NULL;
 		pthread_mutex_unlock(&pool->mu);
-		run_request(j->q);
-		j->q->work_done = true;
-		MHD_resume_connection(j->q->conn);
+		do_job(j->q);
 		free(j);
 	}
 }
@@ -92,9 +104,7 @@ static void pool_submit(struct api_pool *pool, api_req *q)
 {
 	job *j = calloc(1, sizeof(*j));
 	if (!j) { /* cannot queue: do it here rather than lose the request */
-		run_request(q);
-		q->work_done = true;
-		MHD_resume_connection(q->conn);
+		do_job(q);
 		return;
 	}
 	j->q = q;
@@ -102,9 +112,7 @@ static void pool_submit(struct api_pool *pool, api_req *q)
 	if (pool->stop) { /* shutting down: nobody will pick it up */
 		pthread_mutex_unlock(&pool->mu);
 		free(j);
-		run_request(q);
-		q->work_done = true;
-		MHD_resume_connection(q->conn);
+		do_job(q);
 		return;
 	}
 	if (pool->tail)
@@ -504,6 +512,19 @@ static void authorize(api_req *q)
 		set_early(q, MLREG_EFORBIDDEN, "forbidden: role does not allow this");
 }
 
+static void open_sink(api_req *q)
+{
+	int rc;
+	mlreg_error_clear();
+	rc = api_upload_sink_open(q);
+	if (rc < 0) {
+		set_early(q, rc, mlreg_error_last());
+		q->answer_now = true; /* do not read a body we will not keep */
+	}
+	q->sink_pending = false;
+	q->sink_opened = true;
+}
+
 static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, const char *method)
 {
 	api_req *q = calloc(1, sizeof(*q));
@@ -548,8 +569,12 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 	if (q->early_code)
 		return q;
 	cl = api_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (q->route->mode == API_STREAM_BLOB || q->route->mode == API_STREAM_UPLOAD) {
-		int rc = q->route->mode == API_STREAM_BLOB ? api_blob_sink_open(q) : api_upload_sink_open(q);
+	if (q->route->mode == API_STREAM_UPLOAD) {
+		/* claiming a session can rehash it or wait for another request's
+		 * commit: done on a worker before the body is read (on_request) */
+		q->sink_pending = true;
+	} else if (q->route->mode == API_STREAM_BLOB) {
+		int rc = api_blob_sink_open(q);
 		if (rc < 0)
 			set_early(q, rc, mlreg_error_last());
 	} else if (cl && strtoull(cl, NULL, 10) > s->cfg.max_json) {
@@ -583,11 +608,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				return send_answer(q);
 			}
 		}
+		if (q->sink_pending && !q->early_code) {
+			/* claiming the upload session may rehash it or wait for
+			 * another request's commit: do it on a worker */
+			q->suspended = true;
+			MHD_suspend_connection(c);
+			pool_submit(s->pool, q);
+		}
 		return MHD_YES;
 	}
 	if (q->answered) {
 		*data_size = 0;
 		return MHD_YES;
+	}
+	if (q->sink_opened) {
+		/* the first call again, right after the worker opened the sink
+		 * (libmicrohttpd repeats it after a resume): no body read yet */
+		q->sink_opened = false;
+		if (q->answer_now) { /* refused: answer now, before any body */
+			run_request(q);
+			return send_answer(q);
+		}
+		if (*data_size == 0)
+			return MHD_YES;
 	}
 	if (*data_size) {
 		size_t n = *data_size;
