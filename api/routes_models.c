@@ -173,11 +173,6 @@ static int version_manifest(api_req *q)
 	return 0;
 }
 
-typedef struct {
-	reg_archive *a;
-	api_req *q;
-} archive_ctx;
-
 static ssize_t archive_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	reg_archive *a = cls;
