@@ -102,4 +102,12 @@ int cli_model_path(util_buf *b, const char *model, const char *suffix);
 /* Build "/api/v1/models/<escaped model>/versions/<n><suffix>" into b. */
 int cli_version_path(util_buf *b, const char *model, int64_t version, const char *suffix);
 
+/* The shared start of commands on one version (show, deprecate, rm): parse
+ * exactly one REF (MODEL:VERSION) into *refs (borrowed from argv), send
+ * `method` to the version's path + suffix, and put the answer in *resp,
+ * which the caller releases in every case.  Errors are wrapped as
+ * "cannot <command> 'REF'". */
+int cli_version_request(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *method,
+			const char *suffix, cli_response *resp, const char **refs);
+
 #endif

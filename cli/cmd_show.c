@@ -93,34 +93,18 @@ static void print_version(const cJSON *v)
 
 static int cmd_show_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
-	cli_client *c = NULL;
 	cli_response resp;
-	util_ref ref;
-	util_buf path;
-	const char *refs = NULL;
-	int error = 0;
-
-	memset(&resp, 0, sizeof(resp));
-	util_buf_init(&path, 4096);
-	if ((error = cli_args_positionals(self, argc, argv, &refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
-	    (error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
-	    (error = cli_version_path(&path, ref.model, ref.version, NULL)) < 0 ||
-	    (error = cli_client_new(&c, cfg)) < 0)
-		goto done;
-	if ((error = cli_client_json(c, "GET", path.ptr, NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot show '%s'", refs);
-		goto done;
+	const char *refs;
+	int error = cli_version_request(self, cfg, argc, argv, "GET", NULL, &resp, &refs);
+	if (error == 0) {
+		if (cfg->json) {
+			error = cli_print_json(resp.body);
+		} else {
+			print_version(resp.body);
+			error = print_files(cJSON_GetObjectItemCaseSensitive(resp.body, "files"));
+		}
 	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	print_version(resp.body);
-	error = print_files(cJSON_GetObjectItemCaseSensitive(resp.body, "files"));
-done:
 	cli_response_release(&resp);
-	cli_client_free(c);
-	util_buf_release(&path);
 	return error;
 }
 

@@ -384,34 +384,42 @@ done:
 	return error;
 }
 
-int cli_version_action(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv,
-		       const char *method, const char *suffix, const char *verb, const char *note)
+int cli_version_request(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *method,
+			const char *suffix, cli_response *resp, const char **refs)
 {
 	cli_client *c = NULL;
-	cli_response resp;
 	util_ref ref;
 	util_buf path;
-	const char *refs = NULL;
-	int error = 0;
+	int error;
 
-	memset(&resp, 0, sizeof(resp));
+	memset(resp, 0, sizeof(*resp));
+	*refs = NULL;
 	util_buf_init(&path, 4096);
-	if ((error = cli_args_positionals(self, argc, argv, &refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
-	    (error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
+	if ((error = cli_args_positionals(self, argc, argv, refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
+	    (error = cli_ref_parse_version(self->name, *refs, &ref)) < 0 ||
 	    (error = cli_version_path(&path, ref.model, ref.version, suffix)) < 0 ||
 	    (error = cli_client_new(&c, cfg)) < 0)
 		goto done;
-	if ((error = cli_client_json(c, method, path.ptr, NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot %s '%s'", self->name, refs);
-		goto done;
-	}
-	if (cfg->json)
-		error = cli_print_json(resp.body);
-	else
-		printf("%s %s%s\n", verb, refs, note ? note : "");
+	if ((error = cli_client_json(c, method, path.ptr, NULL, resp)) < 0)
+		error = cli_error_wrap(error, "cannot %s '%s'", self->name, *refs);
 done:
-	cli_response_release(&resp);
 	cli_client_free(c);
 	util_buf_release(&path);
+	return error;
+}
+
+int cli_version_action(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv,
+		       const char *method, const char *suffix, const char *verb, const char *note)
+{
+	cli_response resp;
+	const char *refs;
+	int error = cli_version_request(self, cfg, argc, argv, method, suffix, &resp, &refs);
+	if (error == 0) {
+		if (cfg->json)
+			error = cli_print_json(resp.body);
+		else
+			printf("%s %s%s\n", verb, refs, note ? note : "");
+	}
+	cli_response_release(&resp);
 	return error;
 }
