@@ -24,6 +24,8 @@ struct reg_registry {
 	pthread_rwlock_t blob_gate;
 	pthread_mutex_t upload_mu;
 	reg_upload_slot *uploads; /* sessions some request holds */
+	void (*event_hook)(void *ctx); /* wakes the webhook sender */
+	void *event_ctx;
 };
 
 void reg_uploads_clear(reg_registry *r);
