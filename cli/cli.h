@@ -120,9 +120,17 @@ bool cli_interrupted(void);
 int cli_sleep_ms(int64_t ms);
 
 /* ---- arguments shared by several commands ---- */
-/* Parse a REF that must be MODEL:VERSION; stage and alias refs are a usage
- * error (not supported by this client yet). */
+/* Parse any REF: MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS (commands that
+ * read a version).  A malformed REF is a usage error. */
+int cli_ref_parse(const char *cmd, const char *s, util_ref *out);
+/* Parse a REF that must be MODEL:VERSION: commands that change one version
+ * (metrics log, tag, deprecate, rm) refuse stage and alias refs with a
+ * usage error, as the registry takes a number only there. */
 int cli_ref_parse_version(const char *cmd, const char *s, util_ref *out);
+/* The {ref} path segment of a parsed REF: "3", "production" or "@champion"
+ * (labels are [a-z0-9-], nothing to escape).  Also the string form of
+ * promote's "version" for stage and alias refs. */
+int cli_ref_segment(const util_ref *ref, char out[80]);
 /* Split "key=value" in place-free fashion: *key is a heap copy (caller
  * frees), *value points into s.  The key must satisfy util_key_valid. */
 int cli_kv_split(const char *cmd, const char *what, const char *s, char **key, const char **value);

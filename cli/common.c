@@ -197,15 +197,36 @@ int cli_sleep_ms(int64_t ms)
 	return cli_interrupted() ? mlreg_error_set(MLREG_ERROR, "interrupted") : 0;
 }
 
-int cli_ref_parse_version(const char *cmd, const char *s, util_ref *out)
+int cli_ref_parse(const char *cmd, const char *s, util_ref *out)
 {
 	util_ref r;
 	if (util_ref_parse(s, &r) < 0)
 		return cli_usage_error(cmd, "%s", mlreg_error_last());
-	if (r.kind != UTIL_REF_VERSION)
-		return cli_usage_error(cmd, "reference '%s' names a%s; only MODEL:VERSION is supported yet", s,
-				       r.kind == UTIL_REF_STAGE ? " stage" : "n alias");
 	*out = r;
+	return 0;
+}
+
+int cli_ref_parse_version(const char *cmd, const char *s, util_ref *out)
+{
+	util_ref r;
+	int error;
+	if ((error = cli_ref_parse(cmd, s, &r)) < 0)
+		return error;
+	if (r.kind != UTIL_REF_VERSION)
+		return cli_usage_error(cmd, "reference '%s' names a%s; %s changes one version and needs a version number (MODEL:VERSION)",
+				       s, r.kind == UTIL_REF_STAGE ? " stage" : "n alias", cmd);
+	*out = r;
+	return 0;
+}
+
+int cli_ref_segment(const util_ref *ref, char out[80])
+{
+	switch (ref->kind) {
+	case UTIL_REF_VERSION: snprintf(out, 80, "%lld", (long long)ref->version); break;
+	case UTIL_REF_STAGE: snprintf(out, 80, "%s", ref->label); break;
+	case UTIL_REF_ALIAS: snprintf(out, 80, "@%s", ref->label); break;
+	default: return mlreg_error_set(MLREG_EINVALID, "unknown reference kind");
+	}
 	return 0;
 }
 
@@ -390,14 +411,19 @@ int cli_version_request(const cli_cmd_entry *self, const cli_config *cfg, int ar
 	cli_client *c = NULL;
 	util_ref ref;
 	util_buf path;
+	bool read_only;
 	int error;
 
 	memset(resp, 0, sizeof(*resp));
 	*refs = NULL;
 	util_buf_init(&path, 4096);
-	if ((error = cli_args_positionals(self, argc, argv, refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
-	    (error = cli_ref_parse_version(self->name, *refs, &ref)) < 0 ||
-	    (error = cli_version_path(&path, ref.model, ref.version, suffix)) < 0 ||
+	/* docs/api.md: reads take any REF, changes to a version a number only */
+	read_only = !strcmp(method, "GET");
+	if ((error = cli_args_positionals(self, argc, argv, refs, 1,
+					  read_only ? "expected REF (MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS)"
+						    : "expected REF (MODEL:VERSION)")) < 0 ||
+	    (error = (read_only ? cli_ref_parse : cli_ref_parse_version)(self->name, *refs, &ref)) < 0 ||
+	    (error = cli_version_path(&path, &ref, suffix)) < 0 ||
 	    (error = cli_client_new(&c, cfg)) < 0)
 		goto done;
 	if ((error = cli_client_json(c, method, path.ptr, NULL, resp)) < 0)
