@@ -135,6 +135,23 @@ int cli_ref_segment(const util_ref *ref, char out[80]);
  * frees), *value points into s.  The key must satisfy util_key_valid. */
 int cli_kv_split(const char *cmd, const char *what, const char *s, char **key, const char **value);
 
+/* A comma-separated argument ("staging,production", "promote,rollback")
+ * split into heap strings. */
+typedef struct {
+	char **items;
+	size_t n;
+} cli_list;
+void cli_list_init(cli_list *l);
+void cli_list_release(cli_list *l);
+/* Split s at commas into *l (released first).  Every item must pass
+ * valid() (when given) and appear once; an empty item or list is a usage
+ * error naming `what`. */
+int cli_list_split(const char *cmd, const char *what, const char *s, bool (*valid)(const char *), cli_list *l);
+
+/* A stage or alias name argument: a usage error naming `what` unless it
+ * follows the registry's rule (util_label_name_valid). */
+int cli_label_check(const char *cmd, const char *what, const char *s);
+
 /* ---- output ---- */
 /* Print v unformatted on one line to stdout. */
 int cli_print_json(const cJSON *v);
@@ -189,5 +206,21 @@ extern const cli_cmd_entry cli_cmd_token_ls_entry;
 extern const cli_cmd_entry cli_cmd_token_revoke_entry;
 extern const cli_cmd_entry cli_cmd_audit_entry;
 extern const cli_cmd_entry cli_cmd_audit_verify_entry;
+extern const cli_cmd_entry cli_cmd_stages_ls_entry;
+extern const cli_cmd_entry cli_cmd_stages_set_entry;
+extern const cli_cmd_entry cli_cmd_alias_set_entry;
+extern const cli_cmd_entry cli_cmd_alias_rm_entry;
+extern const cli_cmd_entry cli_cmd_policy_set_entry;
+extern const cli_cmd_entry cli_cmd_policy_show_entry;
+extern const cli_cmd_entry cli_cmd_policy_rm_entry;
+extern const cli_cmd_entry cli_cmd_approve_entry;
+extern const cli_cmd_entry cli_cmd_gate_entry;
+extern const cli_cmd_entry cli_cmd_promote_entry;
+extern const cli_cmd_entry cli_cmd_rollback_entry;
+extern const cli_cmd_entry cli_cmd_history_entry;
+extern const cli_cmd_entry cli_cmd_webhook_add_entry;
+extern const cli_cmd_entry cli_cmd_webhook_ls_entry;
+extern const cli_cmd_entry cli_cmd_webhook_rm_entry;
+extern const cli_cmd_entry cli_cmd_webhook_deliveries_entry;
 
 #endif

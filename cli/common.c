@@ -249,6 +249,62 @@ int cli_kv_split(const char *cmd, const char *what, const char *s, char **key, c
 	return 0;
 }
 
+void cli_list_init(cli_list *l) { memset(l, 0, sizeof(*l)); }
+
+void cli_list_release(cli_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	cli_list_init(l);
+}
+
+int cli_list_split(const char *cmd, const char *what, const char *s, bool (*valid)(const char *), cli_list *l)
+{
+	const char *p = s;
+	cli_list_release(l);
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char *item, **grown;
+		if (n == 0) {
+			cli_list_release(l);
+			return cli_usage_error(cmd, "empty %s name in '%s'", what, s);
+		}
+		if (!(item = strndup(p, n)) || !(grown = realloc(l->items, (l->n + 1) * sizeof(char *)))) {
+			free(item);
+			cli_list_release(l);
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		}
+		l->items = grown;
+		l->items[l->n++] = item;
+		if (valid && !valid(item)) {
+			int rc = cli_usage_error(cmd, "invalid %s name '%s'", what, item);
+			cli_list_release(l);
+			return rc;
+		}
+		for (size_t i = 0; i + 1 < l->n; i++) {
+			if (!strcmp(l->items[i], item)) {
+				int rc = cli_usage_error(cmd, "%s '%s' is given twice", what, item);
+				cli_list_release(l);
+				return rc;
+			}
+		}
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+int cli_label_check(const char *cmd, const char *what, const char *s)
+{
+	if (util_label_name_valid(s))
+		return 0;
+	return cli_usage_error(cmd,
+			       "invalid %s name '%s': use lowercase letters, digits and '-', starting with a letter "
+			       "(at most 63, not all digits, not 'latest')",
+			       what, s);
+}
+
 int cli_print_json(const cJSON *v)
 {
 	char *s = util_json_print(v);
