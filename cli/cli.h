@@ -206,6 +206,7 @@ extern const cli_cmd_entry cli_cmd_token_ls_entry;
 extern const cli_cmd_entry cli_cmd_token_revoke_entry;
 extern const cli_cmd_entry cli_cmd_audit_entry;
 extern const cli_cmd_entry cli_cmd_audit_verify_entry;
+extern const cli_cmd_entry cli_cmd_audit_export_entry;
 extern const cli_cmd_entry cli_cmd_stages_ls_entry;
 extern const cli_cmd_entry cli_cmd_stages_set_entry;
 extern const cli_cmd_entry cli_cmd_alias_set_entry;

@@ -27,7 +27,7 @@ static const cli_cmd_entry *const commands[] = {
 	&cli_cmd_rollback_entry,      &cli_cmd_history_entry,       &cli_cmd_gc_entry,
 	&cli_cmd_fsck_entry,          &cli_cmd_token_create_entry,  &cli_cmd_token_ls_entry,
 	&cli_cmd_token_revoke_entry,  &cli_cmd_audit_entry,         &cli_cmd_audit_verify_entry,
-	&cli_cmd_webhook_add_entry,   &cli_cmd_webhook_ls_entry,
+	&cli_cmd_audit_export_entry,  &cli_cmd_webhook_add_entry,   &cli_cmd_webhook_ls_entry,
 	&cli_cmd_webhook_rm_entry,    &cli_cmd_webhook_deliveries_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
