@@ -173,6 +173,29 @@ static int sq_begin(reg_meta *base, reg_tx **out)
 		return rc;
 	}
 	tx->m = m;
+	tx->c = &m->writer;
+	tx->ro = false;
+	*out = tx;
+	return 0;
+}
+
+static int sq_begin_read(reg_meta *base, reg_tx **out)
+{
+	sq_meta *m = (sq_meta *)base;
+	sq_conn *c = sq_reader(m);
+	reg_tx *tx;
+	int rc;
+	if (!c)
+		return MLREG_EIO;
+	if (!(tx = malloc(sizeof(*tx))))
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	if ((rc = sq_exec(c->db, "BEGIN")) < 0) {
+		free(tx);
+		return rc;
+	}
+	tx->m = m;
+	tx->c = c;
+	tx->ro = true;
 	*out = tx;
 	return 0;
 }
@@ -180,10 +203,11 @@ static int sq_begin(reg_meta *base, reg_tx **out)
 static int sq_commit(reg_tx *tx)
 {
 	sq_meta *m = tx->m;
-	int rc = sq_exec(m->writer.db, "COMMIT");
+	int rc = sq_exec(tx->c->db, "COMMIT");
 	if (rc < 0)
-		sqlite3_exec(m->writer.db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&m->wmu);
+		sqlite3_exec(tx->c->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!tx->ro)
+		pthread_mutex_unlock(&m->wmu);
 	free(tx);
 	return rc;
 }
@@ -192,14 +216,13 @@ static void sq_rollback(reg_tx *tx)
 {
 	if (!tx)
 		return;
-	sqlite3_exec(tx->m->writer.db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&tx->m->wmu);
+	sqlite3_exec(tx->c->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!tx->ro)
+		pthread_mutex_unlock(&tx->m->wmu);
 	free(tx);
 }
 
-#define W(tx) (&(tx)->m->writer)
-
-static int step_done(sqlite3_stmt *st, sqlite3 *db, const char *what)
+int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what)
 {
 	int s = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -224,7 +247,7 @@ static int sq_token_insert(reg_tx *tx, const char *name, const char *principal, 
 	sq_bind_text(st, 4, hash);
 	sqlite3_bind_int64(st, 5, now);
 	sq_bind_text(st, 6, created_by);
-	if (step_done(st, W(tx)->db, "insert token") < 0)
+	if (sq_step_done(st, W(tx)->db, "insert token") < 0)
 		return mlreg_error_code() == MLREG_EEXISTS
 			       ? mlreg_error_set(MLREG_EEXISTS, "token '%s' already exists", name)
 			       : MLREG_EIO;
@@ -239,7 +262,7 @@ static int sq_token_revoke(reg_tx *tx, const char *name, int64_t now)
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, now);
 	sq_bind_text(st, 2, name);
-	if (step_done(st, W(tx)->db, "revoke token") < 0)
+	if (sq_step_done(st, W(tx)->db, "revoke token") < 0)
 		return MLREG_EIO;
 	if (sqlite3_changes(W(tx)->db) == 0)
 		return mlreg_error_set(MLREG_ENOTFOUND, "token '%s' not found or already revoked", name);
@@ -343,7 +366,7 @@ static int sq_model_ensure(reg_tx *tx, const char *name, const char *description
 	sqlite3_bind_int64(st, 3, now);
 	sq_bind_text(st, 4, actor);
 	sqlite3_bind_int64(st, 5, now);
-	if (step_done(st, W(tx)->db, "insert model") < 0)
+	if (sq_step_done(st, W(tx)->db, "insert model") < 0)
 		return MLREG_EIO;
 	*id = sqlite3_last_insert_rowid(W(tx)->db);
 	*created = true;
@@ -360,7 +383,7 @@ static int set_tags(sq_conn *c, const char *upsert, const char *del, int64_t own
 		sq_bind_text(st, 2, t->string);
 		if (!cJSON_IsNull(t))
 			sq_bind_text(st, 3, t->valuestring);
-		if (step_done(st, c->db, "set tag") < 0)
+		if (sq_step_done(st, c->db, "set tag") < 0)
 			return MLREG_EIO;
 	}
 	return 0;
@@ -377,7 +400,7 @@ static int sq_model_set_tags(reg_tx *tx, int64_t model_id, const cJSON *tags, in
 		return rc < 0 ? rc : MLREG_EIO;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, model_id);
-	return step_done(st, W(tx)->db, "touch model");
+	return sq_step_done(st, W(tx)->db, "touch model");
 }
 
 static cJSON *tags_of(sq_conn *c, const char *sql, int64_t owner)
@@ -495,7 +518,7 @@ static int sq_blob_record(reg_tx *tx, const char *digest, uint64_t size, int64_t
 	sq_bind_text(st, 1, digest);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
 	sqlite3_bind_int64(st, 3, now);
-	return step_done(st, W(tx)->db, "record blob");
+	return sq_step_done(st, W(tx)->db, "record blob");
 }
 
 static int blob_known_on(sq_conn *c, const char *digest, uint64_t *size)
@@ -532,7 +555,7 @@ static int sq_blob_forget(reg_tx *tx, const char *digest)
 	if (!st)
 		return MLREG_EIO;
 	sq_bind_text(st, 1, digest);
-	return step_done(st, W(tx)->db, "forget blob");
+	return sq_step_done(st, W(tx)->db, "forget blob");
 }
 
 static const char garbage_sql[] =
@@ -670,7 +693,7 @@ static int sq_audit_insert(reg_tx *tx, const reg_audit_row *r)
 	sq_bind_text(st, 7, r->details);
 	sq_bind_text(st, 8, r->prev_hash);
 	sq_bind_text(st, 9, r->hash);
-	return step_done(st, W(tx)->db, "append audit entry");
+	return sq_step_done(st, W(tx)->db, "append audit entry");
 }
 
 static cJSON *audit_json(sqlite3_stmt *st)
@@ -679,6 +702,7 @@ static cJSON *audit_json(sqlite3_stmt *st)
 	const char *d = (const char *)sqlite3_column_text(st, 6);
 	cJSON_AddNumberToObject(o, "seq", (double)sqlite3_column_int64(st, 0));
 	sq_add_time(o, "time", sqlite3_column_int64(st, 1));
+	cJSON_AddNumberToObject(o, "ts", (double)sqlite3_column_int64(st, 1));
 	cJSON_AddItemToObject(o, "actor", sq_col_json_str(st, 2));
 	cJSON_AddItemToObject(o, "action", sq_col_json_str(st, 3));
 	cJSON_AddItemToObject(o, "subject", sq_col_json_str(st, 4));
@@ -709,7 +733,10 @@ static int sq_audit_list(reg_meta *base, const reg_audit_query *q, cJSON **out)
 		util_buf_puts(&sql, " AND action=?");
 	if (q->since_ms)
 		util_buf_puts(&sql, " AND ts>=?");
-	util_buf_puts(&sql, " ORDER BY seq DESC LIMIT ?");
+	if (q->oldest_first)
+		util_buf_puts(&sql, " AND seq>? ORDER BY seq LIMIT ?");
+	else
+		util_buf_puts(&sql, " ORDER BY seq DESC LIMIT ?");
 	if (sqlite3_prepare_v2(c->db, sql.ptr, -1, &st, NULL) != SQLITE_OK) {
 		util_buf_release(&sql);
 		return sq_err(c->db, "list audit");
@@ -721,6 +748,8 @@ static int sq_audit_list(reg_meta *base, const reg_audit_query *q, cJSON **out)
 		sq_bind_text(st, i++, q->action);
 	if (q->since_ms)
 		sqlite3_bind_int64(st, i++, q->since_ms);
+	if (q->oldest_first)
+		sqlite3_bind_int64(st, i++, q->after_seq);
 	sqlite3_bind_int64(st, i++, q->limit);
 	root = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(root, "entries");
@@ -801,7 +830,7 @@ static int sq_idem_put(reg_tx *tx, const char *principal, const char *key, const
 	sqlite3_bind_int(st, 4, status);
 	sq_bind_text(st, 5, response);
 	sqlite3_bind_int64(st, 6, now);
-	return step_done(st, W(tx)->db, "record idempotency key");
+	return sq_step_done(st, W(tx)->db, "record idempotency key");
 }
 
 /* ---- lifecycle ---- */
@@ -828,8 +857,10 @@ static void sq_free(reg_meta *base)
 	free(m);
 }
 
-static const reg_meta_ops sq_ops = {
+/* Filled in by sq_promo_ops and sq_webhook_ops once, before first use. */
+static reg_meta_ops sq_ops = {
 	.begin = sq_begin,
+	.begin_read = sq_begin_read,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.token_insert = sq_token_insert,
@@ -866,12 +897,21 @@ static const reg_meta_ops sq_ops = {
 	.free = sq_free,
 };
 
+static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
+
+static void ops_fill(void)
+{
+	sq_promo_ops(&sq_ops);
+	sq_webhook_ops(&sq_ops);
+}
+
 int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, reg_meta **out)
 {
 	sq_meta *m = calloc(1, sizeof(*m));
 	int rc;
 	if (!m)
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	pthread_once(&ops_once, ops_fill);
 	m->base.ops = &sq_ops;
 	m->busy_ms = busy_timeout_ms > 0 ? busy_timeout_ms : 5000;
 	snprintf(m->path, sizeof(m->path), "%s/registry.db", data_dir);

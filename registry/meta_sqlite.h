@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 #include "registry/store.h"
 
-#define SQ_MAX_STMTS 64
+#define SQ_MAX_STMTS 192
 
 typedef struct {
 	sqlite3 *db;
@@ -31,7 +31,12 @@ typedef struct {
 
 struct reg_tx {
 	sq_meta *m;
+	sq_conn *c;   /* the writer, or this thread's reader for a read snapshot */
+	bool ro;
 };
+
+/* The connection a tx runs on. */
+#define W(tx) ((tx)->c)
 
 /* A cached prepared statement of conn c for the static string sql, reset
  * and unbound; NULL (error set) on failure.  Callers must sqlite3_reset()
@@ -59,5 +64,13 @@ int sq_version_add_metric(reg_tx *tx, int64_t version_id, const char *key, doubl
 int sq_version_set_tags(reg_tx *tx, int64_t version_id, const cJSON *tags, int64_t now);
 int sq_version_get(reg_meta *m, const char *model, int64_t number, bool with_files, cJSON **out);
 int sq_version_search(reg_meta *m, const reg_search_query *q, cJSON **out);
+
+/* promotion (meta_sqlite_promo.c) and webhooks (meta_sqlite_webhooks.c):
+ * their ops are filled into the table by these. */
+void sq_promo_ops(reg_meta_ops *ops);
+void sq_webhook_ops(reg_meta_ops *ops);
+/* Step a statement expected to finish (reset afterwards); constraint
+ * violations are MLREG_EEXISTS. */
+int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what);
 
 #endif

@@ -16,7 +16,6 @@
 #include "util/expr.h"
 #include "util/json.h"
 
-#define W(tx) (&(tx)->m->writer)
 
 static int done(sqlite3_stmt *st, sqlite3 *db, const char *what)
 {
@@ -206,12 +205,32 @@ static cJSON *kv_object(sq_conn *c, const char *sql, int64_t vid, bool numeric)
 }
 
 /* Build the version object from a row of VCOLS; st stays positioned. */
+/* First column of every row of a one-parameter query, as strings. */
+static cJSON *name_list(sq_conn *c, const char *sql, int64_t id)
+{
+	cJSON *a = cJSON_CreateArray();
+	sqlite3_stmt *st = sq_stmt(c, sql);
+	if (!st)
+		return a;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		cJSON_AddItemToArray(a, sq_col_json_str(st, 0));
+	sqlite3_reset(st);
+	return a;
+}
+
 static cJSON *version_row(sq_conn *c, sqlite3_stmt *st, bool with_files)
 {
 	static const char msql[] = "SELECT key, value FROM metric_latest WHERE version_id=? ORDER BY key";
 	static const char psql[] = "SELECT key, value FROM params WHERE version_id=? ORDER BY key";
 	static const char tsql[] = "SELECT key, value FROM version_tags WHERE version_id=? ORDER BY key";
 	static const char fsql[] = "SELECT path, size, digest, mode FROM version_files WHERE version_id=? ORDER BY path";
+	/* stages it holds now: it is the top of their stack */
+	static const char ssql[] =
+		"SELECT s.stage FROM stage_stack s JOIN stages g ON g.name=s.stage WHERE s.version_id=?"
+		" AND s.pos=(SELECT MAX(t.pos) FROM stage_stack t WHERE t.model_id=s.model_id AND t.stage=s.stage)"
+		" ORDER BY g.position";
+	static const char asql[] = "SELECT alias FROM aliases WHERE version_id=? ORDER BY alias";
 	int64_t vid = sqlite3_column_int64(st, 0);
 	const char *schema = (const char *)sqlite3_column_text(st, 6);
 	cJSON *o = cJSON_CreateObject(), *sch = NULL;
@@ -239,6 +258,8 @@ static cJSON *version_row(sq_conn *c, sqlite3_stmt *st, bool with_files)
 	cJSON_AddItemToObject(o, "metrics", kv_object(c, msql, vid, true));
 	cJSON_AddItemToObject(o, "params", kv_object(c, psql, vid, false));
 	cJSON_AddItemToObject(o, "tags", kv_object(c, tsql, vid, false));
+	cJSON_AddItemToObject(o, "stages", name_list(c, ssql, vid));
+	cJSON_AddItemToObject(o, "aliases", name_list(c, asql, vid));
 	if (schema && util_json_parse(schema, strlen(schema), UTIL_JSON_MAX_DEPTH, &sch) == 0)
 		cJSON_AddItemToObject(o, "schema", sch);
 	else
@@ -254,11 +275,14 @@ int sq_version_get(reg_meta *base, const char *model, int64_t number, bool with_
 	static const char sql[] = "SELECT " VCOLS " FROM versions v JOIN models m ON m.id=v.model_id WHERE m.name=? AND v.number=?";
 	sq_conn *c = sq_reader((sq_meta *)base);
 	sqlite3_stmt *st;
+	bool own;
 	int rc;
 	if (!c || !(st = sq_stmt(c, sql)))
 		return MLREG_EIO;
-	/* one snapshot for the version row and its children */
-	if (sq_exec(c->db, "BEGIN") < 0)
+	/* one snapshot for the version row and its children, unless the
+	 * caller already holds one on this connection (begin_read) */
+	own = sqlite3_get_autocommit(c->db) != 0;
+	if (own && sq_exec(c->db, "BEGIN") < 0)
 		return MLREG_EIO;
 	sq_bind_text(st, 1, model);
 	sqlite3_bind_int64(st, 2, number);
@@ -269,7 +293,8 @@ int sq_version_get(reg_meta *base, const char *model, int64_t number, bool with_
 		rc = mlreg_error_set(MLREG_ENOTFOUND, "version '%s:%lld' not found", model, (long long)number);
 	}
 	sqlite3_reset(st);
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	if (own)
+		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 	return rc;
 }
 

@@ -22,14 +22,14 @@
 
 static const char *role_names[REG_ROLE_COUNT] = {"reader", "writer", "approver", "deployer", "admin", "node"};
 
-/* rows: roles; columns: READ, PULL, WRITE, DELETE, ADMIN */
-static const bool matrix[REG_ROLE_COUNT][5] = {
-	[REG_ROLE_READER] = {true, true, false, false, false},
-	[REG_ROLE_WRITER] = {true, true, true, false, false},
-	[REG_ROLE_APPROVER] = {true, true, false, false, false},
-	[REG_ROLE_DEPLOYER] = {true, true, false, false, false},
-	[REG_ROLE_ADMIN] = {true, true, true, true, true},
-	[REG_ROLE_NODE] = {false, true, false, false, false},
+/* rows: roles; columns: READ, PULL, WRITE, DELETE, ADMIN, APPROVE, PROMOTE */
+static const bool matrix[REG_ROLE_COUNT][7] = {
+	[REG_ROLE_READER] = {true, true, false, false, false, false, false},
+	[REG_ROLE_WRITER] = {true, true, true, false, false, false, false},
+	[REG_ROLE_APPROVER] = {true, true, false, false, false, true, false},
+	[REG_ROLE_DEPLOYER] = {true, true, false, false, false, false, true},
+	[REG_ROLE_ADMIN] = {true, true, true, true, true, true, true},
+	[REG_ROLE_NODE] = {false, true, false, false, false, false, false},
 };
 
 const char *reg_role_name(reg_role role) { return role < REG_ROLE_COUNT ? role_names[role] : "?"; }

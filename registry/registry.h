@@ -47,7 +47,9 @@ typedef enum {
 	REG_PERM_PULL,      /* blobs, manifests, version objects (nodes too) */
 	REG_PERM_WRITE,     /* push, metrics, tags, deprecate */
 	REG_PERM_DELETE,    /* rm (tombstone) */
-	REG_PERM_ADMIN      /* tokens, gc, fsck */
+	REG_PERM_ADMIN,     /* tokens, gc, fsck, stages, policies, webhooks */
+	REG_PERM_APPROVE,   /* approve a version for a stage */
+	REG_PERM_PROMOTE    /* promote, rollback, aliases (and rollout verbs later) */
 } reg_perm;
 
 typedef struct {
@@ -152,6 +154,72 @@ int reg_audit_hash(const reg_audit_row *row, char out[65]);
 int reg_audit_list(reg_registry *r, const reg_audit_query *q, cJSON **out);
 /* {"ok":bool,"entries":N[,"first_bad":SEQ,"message"]} */
 int reg_audit_verify(reg_registry *r, cJSON **out);
+
+/* ---- stages, aliases, promotion (promotion.c, gate.c) ---- */
+/* {"stages":[names in order]} */
+int reg_stages_get(reg_registry *r, cJSON **out);
+/* body {"stages":[…]}; refuses removing a stage in use.  (blocking) */
+int reg_stages_set(reg_registry *r, const reg_principal *who, const cJSON *body, cJSON **out);
+/* A version as a path segment: "3", "production" (stage) or "@champion". */
+int reg_ref_segment_parse(const char *seg, util_ref *out, const char *model);
+/* The version number a ref points to now; ENOTFOUND when the model, the
+ * version, an empty stage or an unset alias. */
+int reg_resolve(reg_registry *r, const util_ref *ref, int64_t *number);
+/* reg_version_get for any ref, resolved and read in one snapshot. */
+int reg_version_get_ref(reg_registry *r, const util_ref *ref, bool with_files, cJSON **out);
+/* {"model","stages":[…],"aliases":[…]} */
+int reg_model_pointers(reg_registry *r, const char *model, cJSON **out);
+int reg_alias_set(reg_registry *r, const reg_principal *who, const char *model, const char *alias, const cJSON *body,
+		  cJSON **out); /* (blocking) */
+int reg_alias_remove(reg_registry *r, const reg_principal *who, const char *model, const char *alias,
+		     cJSON **out); /* (blocking) */
+/* Gate policies; model is a model name or "*". */
+int reg_policy_put(reg_registry *r, const reg_principal *who, const char *model, const char *stage, const cJSON *body,
+		   cJSON **out); /* (blocking) */
+int reg_policy_delete(reg_registry *r, const reg_principal *who, const char *model, const char *stage,
+		      cJSON **out); /* (blocking) */
+int reg_policy_list(reg_registry *r, const char *model, cJSON **out);
+/* Approve ref for body {"stage","comment"}; *http_status 201 new, 200 repeat;
+ * MLREG_EREFUSED for the version's own pusher.  (blocking) */
+int reg_approve(reg_registry *r, const reg_principal *who, const util_ref *ref, const cJSON *body, int *http_status,
+		cJSON **out);
+int reg_approvals_list(reg_registry *r, const util_ref *ref, const char *stage, cJSON **out);
+/* Evaluate the gate of stage for ref without changing anything:
+ * {"model","version","stage","passed","checks":[…]}. */
+int reg_gate(reg_registry *r, const util_ref *ref, const char *stage, cJSON **out);
+/* Promote body {"version","expect_current","comment"} onto stage.  On
+ * MLREG_EREFUSED *out is the failed gate result; on MLREG_ECONFLICT (CAS)
+ * *out is {"current":N|null}.  (blocking) */
+int reg_promote(reg_registry *r, const reg_principal *who, const char *model, const char *stage, const cJSON *body,
+		cJSON **out);
+/* body {"to","force","comment"} -> {"model","stage","from","to"}.  (blocking) */
+int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, const char *stage, const cJSON *body,
+		 cJSON **out);
+/* Stage and alias moves, oldest first; stage/alias filter optional. */
+int reg_history(reg_registry *r, const char *model, const char *stage, const char *alias, int64_t limit,
+		int64_t offset, cJSON **out);
+
+/* ---- events and webhooks (events.c, webhooks.c) ---- */
+/* Queue event for every subscribed webhook inside tx: the body is
+ * {"id","event","time","timestamp","actor","model",…fields}.  Takes fields. */
+int reg_event_emit(reg_registry *r, reg_tx *tx, const char *event, const char *actor, const char *model,
+		   cJSON *fields);
+/* Commit tx; when it carried events, call the event hook afterwards. */
+int reg_commit(reg_registry *r, reg_tx *tx);
+/* Called (from any thread) after a commit that queued events. */
+void reg_set_event_hook(reg_registry *r, void (*fn)(void *ctx), void *ctx);
+/* The event names webhooks may subscribe to, NULL-terminated. */
+extern const char *const reg_event_names[];
+int reg_webhook_add(reg_registry *r, const reg_principal *who, const char *url, const cJSON *events,
+		    const char *secret, cJSON **out); /* (blocking) */
+int reg_webhook_remove(reg_registry *r, const reg_principal *who, const char *id, cJSON **out); /* (blocking) */
+int reg_webhook_list(reg_registry *r, cJSON **out);
+int reg_webhook_deliveries(reg_registry *r, const char *id, int64_t limit, cJSON **out);
+/* Sender side: due rows, the next due time, and the outcome of one attempt. */
+int reg_outbox_due(reg_registry *r, int64_t now, int64_t limit, cJSON **out);
+int reg_outbox_next_due(reg_registry *r, int64_t *next_at);
+int reg_outbox_record(reg_registry *r, int64_t outbox_id, int64_t attempt, int status, const char *error,
+		      const char *outcome, int64_t next_at); /* (blocking) */
 
 /* ---- archive (archive.c): a version as a tar stream, pulled in chunks ---- */
 typedef struct reg_archive reg_archive;

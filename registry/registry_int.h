@@ -24,9 +24,14 @@ struct reg_registry {
 	pthread_rwlock_t blob_gate;
 	pthread_mutex_t upload_mu;
 	reg_upload_slot *uploads; /* sessions some request holds */
+	void (*event_hook)(void *ctx); /* wakes the webhook sender */
+	void *event_ctx;
 };
 
 void reg_uploads_clear(reg_registry *r);
+/* Evaluate stage's gate for a version inside tx (gate.c). */
+int reg_gate_eval(reg_registry *r, reg_tx *tx, const char *model, int64_t model_id, int64_t version_id,
+		  const char *stage, cJSON **out, bool *passed);
 /* Shorthands for a write transaction with an audit entry. */
 #define META(r) ((r)->meta->ops)
 

@@ -91,6 +91,8 @@ typedef struct {
 	const char *model, *action;
 	int64_t since_ms;       /* 0 = from the start */
 	int64_t limit;
+	bool oldest_first;      /* entries with seq > after_seq, oldest first (else newest first) */
+	int64_t after_seq;
 } reg_audit_query;
 
 typedef struct {
@@ -104,6 +106,10 @@ typedef int (*reg_digest_cb)(const char *digest, uint64_t size, int64_t created_
 typedef struct {
 	/* transactions: one writer at a time (BEGIN IMMEDIATE under a mutex) */
 	int (*begin)(reg_meta *m, reg_tx **out);
+	/* A read-only snapshot on this thread's reader connection: every read
+	 * op taking a tx, and the reg_meta reads made on this thread until it
+	 * ends, see one consistent state.  End it with commit or rollback. */
+	int (*begin_read)(reg_meta *m, reg_tx **out);
 	int (*commit)(reg_tx *tx);
 	void (*rollback)(reg_tx *tx);
 
@@ -155,6 +161,68 @@ typedef struct {
 	int (*audit_insert)(reg_tx *tx, const reg_audit_row *row);
 	int (*audit_list)(reg_meta *m, const reg_audit_query *q, cJSON **out);
 	int (*audit_each)(reg_meta *m, reg_audit_cb cb, void *ctx);
+
+	/* stages (meta_sqlite_promo.c): names in order */
+	int (*stages_list)(reg_tx *tx, cJSON **names);
+	int (*stages_replace)(reg_tx *tx, const cJSON *names);
+	/* 1 with a description in why when a model holds stage or a policy
+	 * names it, else 0 */
+	int (*stage_in_use)(reg_tx *tx, const char *stage, char *why, size_t wlen);
+	/* rollback stacks: top version number (0 when empty) and depth */
+	int (*stack_top)(reg_tx *tx, int64_t model_id, const char *stage, int64_t *number, int64_t *depth);
+	int (*stack_push)(reg_tx *tx, int64_t model_id, const char *stage, int64_t version_id);
+	int (*stack_pop)(reg_tx *tx, int64_t model_id, const char *stage);
+	/* version numbers on the stack, bottom first */
+	int (*stack_list)(reg_tx *tx, int64_t model_id, const char *stage, cJSON **numbers);
+	/* aliases: number 0 when unset */
+	int (*alias_get)(reg_tx *tx, int64_t model_id, const char *alias, int64_t *number);
+	int (*alias_set)(reg_tx *tx, int64_t model_id, const char *alias, int64_t version_id);
+	int (*alias_remove)(reg_tx *tx, int64_t model_id, const char *alias);
+	/* {"stages":[{"stage","version","since","by","depth"}],"aliases":[…]} */
+	int (*model_pointers)(reg_tx *tx, int64_t model_id, cJSON **out);
+	/* history of stage and alias moves */
+	int (*move_insert)(reg_tx *tx, int64_t model_id, const char *target, const char *name, const char *kind,
+			   int64_t from, int64_t to, const char *actor, int64_t now, const char *comment);
+	/* earliest time version `number` was moved onto stage; ENOTFOUND if never */
+	int (*move_first_entered)(reg_tx *tx, int64_t model_id, const char *stage, int64_t number, int64_t *ts);
+	int (*history_list)(reg_tx *tx, int64_t model_id, const char *target, const char *name, int64_t limit,
+			    int64_t offset, cJSON **out);
+	/* 1 with a description when a stage stack (at any depth) or an alias
+	 * references the version, else 0 */
+	int (*version_refs)(reg_tx *tx, int64_t version_id, char *why, size_t wlen);
+	/* what a gate needs of a version: {"version","status","created_by","schema","metrics":{}} */
+	int (*version_facts)(reg_tx *tx, int64_t version_id, cJSON **out);
+	/* gate policies; model is a name or "*"; metrics a JSON array text */
+	int (*policy_put)(reg_tx *tx, const char *model, const char *stage, const char *from, const char *metrics,
+			  int64_t approvals, bool require_signature, int64_t soak_ms, bool same_schema,
+			  const char *actor, int64_t now);
+	int (*policy_delete)(reg_tx *tx, const char *model, const char *stage);
+	/* all policies, or (model set) those applying to it: its own and "*" */
+	int (*policy_list)(reg_tx *tx, const char *model, cJSON **out);
+	/* approvals per (version, stage, principal) */
+	int (*approval_add)(reg_tx *tx, int64_t version_id, const char *stage, const char *principal, int64_t now,
+			    const char *comment, bool *added);
+	int (*approval_count)(reg_tx *tx, int64_t version_id, const char *stage, int64_t *count);
+	int (*approval_list)(reg_tx *tx, int64_t version_id, const char *stage, cJSON **out);
+
+	/* webhooks and the outbox (meta_sqlite_webhooks.c) */
+	int (*webhook_insert)(reg_tx *tx, const char *id, const char *url, const char *events_json, const char *secret,
+			      const char *actor, int64_t now);
+	/* ENOTFOUND when unknown or removed; its pending outbox rows become dropped */
+	int (*webhook_remove)(reg_tx *tx, const char *id, int64_t now);
+	/* live webhooks with pending/delivered/failed counts (no secrets) */
+	int (*webhook_list)(reg_tx *tx, cJSON **out);
+	int (*webhook_deliveries)(reg_tx *tx, const char *id, int64_t limit, cJSON **out);
+	/* one pending row per live webhook subscribed to event (or "*"); *rows = count */
+	int (*outbox_enqueue)(reg_tx *tx, const char *event, const char *event_id, const char *body, int64_t now,
+			      int64_t *rows);
+	/* due rows: [{"id","webhook_id","url","secret","event_id","event","body","attempts"}] */
+	int (*outbox_due)(reg_tx *tx, int64_t now, int64_t limit, cJSON **out);
+	/* earliest next_at of a pending row; ENOTFOUND when none */
+	int (*outbox_next_due)(reg_tx *tx, int64_t *next_at);
+	/* log one attempt and move the row: outcome delivered|retry|failed */
+	int (*outbox_record)(reg_tx *tx, int64_t outbox_id, int64_t attempt, int64_t now, int status, const char *error,
+			     const char *outcome, int64_t next_at);
 
 	/* idempotency keys: MLREG_ENOTFOUND when unseen */
 	int (*idem_get)(reg_tx *tx, const char *principal, const char *key, char req_hash[65], int *status, char **response);

@@ -30,6 +30,27 @@
 -- version_tags  free key/value tags on versions.
 -- audit_log     the hash chain (schema/canonical.md); append-only.
 -- idempotency   first answer per (principal, Idempotency-Key) of a push.
+--
+-- Promotion (0002):
+-- stages        the ordered stage list (default staging, production).
+-- stage_stack   each (model, stage)'s rollback stack: promote pushes a row
+--               at pos = top+1, rollback deletes from the top; the holder is
+--               the row with the highest pos.  A version may sit in several
+--               stacks (several stages) and several times in one.
+-- aliases       free pointers MODEL@ALIAS -> version.
+-- moves         history of every stage and alias move: kind promote|rollback
+--               (stages) or set|remove (aliases), version numbers from/to
+--               (NULL = none), actor, time, comment.  moves_to answers "did
+--               this version ever hold stage S, and since when" for gates.
+-- policies      gate policy per (model name or '*', stage); metrics is a
+--               JSON array of 'name op number' expressions.
+-- approvals     one row per (version, stage, principal): distinct approvers.
+-- webhooks      subscribers: events is a JSON array of event names or '*';
+--               the HMAC secret is kept in clear because it must sign.
+-- outbox        one row per (event, webhook), written in the transaction of
+--               the change; the sender moves it pending -> delivered|failed
+--               (dropped when its webhook is removed).
+-- deliveries    one row per delivery attempt (the delivery log).
 
 
 CREATE TABLE tokens (
@@ -150,3 +171,101 @@ CREATE TABLE idempotency (
     created_at   INTEGER NOT NULL,
     PRIMARY KEY (principal, key)
 ) WITHOUT ROWID;
+
+CREATE TABLE stages (
+    name     TEXT    PRIMARY KEY,
+    position INTEGER NOT NULL UNIQUE
+) WITHOUT ROWID;
+INSERT INTO stages(name, position) VALUES ('staging', 1), ('production', 2);
+
+CREATE TABLE stage_stack (
+    model_id   INTEGER NOT NULL REFERENCES models(id),
+    stage      TEXT    NOT NULL,
+    pos        INTEGER NOT NULL,
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    PRIMARY KEY (model_id, stage, pos)
+) WITHOUT ROWID;
+CREATE INDEX stage_stack_version ON stage_stack(version_id);
+
+CREATE TABLE aliases (
+    model_id   INTEGER NOT NULL REFERENCES models(id),
+    alias      TEXT    NOT NULL,
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    PRIMARY KEY (model_id, alias)
+) WITHOUT ROWID;
+CREATE INDEX aliases_version ON aliases(version_id);
+
+CREATE TABLE moves (
+    id           INTEGER PRIMARY KEY,
+    model_id     INTEGER NOT NULL REFERENCES models(id),
+    target       TEXT    NOT NULL CHECK (target IN ('stage','alias')),
+    name         TEXT    NOT NULL,
+    kind         TEXT    NOT NULL CHECK (kind IN ('promote','rollback','set','remove')),
+    from_version INTEGER,
+    to_version   INTEGER,
+    actor        TEXT    NOT NULL,
+    ts           INTEGER NOT NULL,
+    comment      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX moves_target ON moves(model_id, target, name, id);
+CREATE INDEX moves_to ON moves(model_id, target, name, to_version, ts);
+
+CREATE TABLE policies (
+    model             TEXT    NOT NULL,
+    stage             TEXT    NOT NULL,
+    from_stage        TEXT,
+    metrics           TEXT    NOT NULL DEFAULT '[]',
+    approvals         INTEGER NOT NULL DEFAULT 0 CHECK (approvals >= 0),
+    require_signature INTEGER NOT NULL DEFAULT 0,
+    soak_ms           INTEGER,
+    same_schema       INTEGER NOT NULL DEFAULT 0,
+    updated_at        INTEGER NOT NULL,
+    updated_by        TEXT    NOT NULL,
+    PRIMARY KEY (model, stage)
+) WITHOUT ROWID;
+
+CREATE TABLE approvals (
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    stage      TEXT    NOT NULL,
+    principal  TEXT    NOT NULL,
+    ts         INTEGER NOT NULL,
+    comment    TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (version_id, stage, principal)
+) WITHOUT ROWID;
+
+CREATE TABLE webhooks (
+    id         TEXT    PRIMARY KEY,
+    url        TEXT    NOT NULL,
+    events     TEXT    NOT NULL,
+    secret     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT    NOT NULL,
+    removed_at INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    webhook_id TEXT    NOT NULL REFERENCES webhooks(id),
+    event_id   TEXT    NOT NULL,
+    event      TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    INTEGER NOT NULL,
+    state      TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed','dropped')),
+    done_at    INTEGER
+);
+CREATE INDEX outbox_due ON outbox(state, next_at);
+CREATE INDEX outbox_webhook ON outbox(webhook_id, state);
+
+CREATE TABLE deliveries (
+    id         INTEGER PRIMARY KEY,
+    outbox_id  INTEGER NOT NULL REFERENCES outbox(id),
+    webhook_id TEXT    NOT NULL,
+    attempt    INTEGER NOT NULL,
+    ts         INTEGER NOT NULL,
+    status     INTEGER,
+    error      TEXT    NOT NULL DEFAULT '',
+    outcome    TEXT    NOT NULL CHECK (outcome IN ('delivered','retry','failed'))
+);
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);

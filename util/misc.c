@@ -76,6 +76,20 @@ int util_duration_ms(const char *s, int64_t *out_ms)
 	return 0;
 }
 
+void util_duration_format(int64_t ms, char *out, size_t outsz)
+{
+	static const struct {
+		int64_t unit;
+		const char *name;
+	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms > 0 && ms % units[i].unit == 0) {
+			snprintf(out, outsz, "%lld%s", (long long)(ms / units[i].unit), units[i].name);
+			return;
+		}
+	snprintf(out, outsz, "%lldms", (long long)ms);
+}
+
 int64_t util_now_ms(void)
 {
 	struct timespec ts;

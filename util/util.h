@@ -97,6 +97,8 @@ int util_ref_parse(const char *s, util_ref *out);
 /* ---- durations and numbers ---- */
 /* "500ms", "30s", "5m", "1h", "2d"; a bare number is seconds. */
 int util_duration_ms(const char *s, int64_t *out_ms);
+/* The largest exact unit: 86400000 -> "1d", 5400000 -> "90m", 1500 -> "1500ms". */
+void util_duration_format(int64_t ms, char *out, size_t outsz);
 int util_parse_i64(const char *s, int64_t *out);
 int util_parse_double(const char *s, double *out);
 int64_t util_now_ms(void);
