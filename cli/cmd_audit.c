@@ -234,7 +234,7 @@ const cli_cmd_entry cli_cmd_audit_entry = {
 const cli_cmd_entry cli_cmd_audit_verify_entry = {
 	.name = "audit verify",
 	.usage = "[--against DIR]",
-	.summary = "recompute the audit hash chain, optionally check it against an export (exit 6 when broken)",
+	.summary = "recompute the audit chain, optionally against an export (exit 6 if broken)",
 	.help = "options:\n"
 		"  --against DIR   also compare every entry of the export in the git repository\n"
 		"                  DIR (see 'mlreg audit export') with the registry's, by hash\n"
