@@ -120,12 +120,37 @@ bool cli_interrupted(void);
 int cli_sleep_ms(int64_t ms);
 
 /* ---- arguments shared by several commands ---- */
-/* Parse a REF that must be MODEL:VERSION; stage and alias refs are a usage
- * error (not supported by this client yet). */
+/* Parse any REF: MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS (commands that
+ * read a version).  A malformed REF is a usage error. */
+int cli_ref_parse(const char *cmd, const char *s, util_ref *out);
+/* Parse a REF that must be MODEL:VERSION: commands that change one version
+ * (metrics log, tag, deprecate, rm) refuse stage and alias refs with a
+ * usage error, as the registry takes a number only there. */
 int cli_ref_parse_version(const char *cmd, const char *s, util_ref *out);
+/* The {ref} path segment of a parsed REF: "3", "production" or "@champion"
+ * (labels are [a-z0-9-], nothing to escape).  Also the string form of
+ * promote's "version" for stage and alias refs. */
+int cli_ref_segment(const util_ref *ref, char out[80]);
 /* Split "key=value" in place-free fashion: *key is a heap copy (caller
  * frees), *value points into s.  The key must satisfy util_key_valid. */
 int cli_kv_split(const char *cmd, const char *what, const char *s, char **key, const char **value);
+
+/* A comma-separated argument ("staging,production", "promote,rollback")
+ * split into heap strings. */
+typedef struct {
+	char **items;
+	size_t n;
+} cli_list;
+void cli_list_init(cli_list *l);
+void cli_list_release(cli_list *l);
+/* Split s at commas into *l (released first).  Every item must pass
+ * valid() (when given) and appear once; an empty item or list is a usage
+ * error naming `what`. */
+int cli_list_split(const char *cmd, const char *what, const char *s, bool (*valid)(const char *), cli_list *l);
+
+/* A stage or alias name argument: a usage error naming `what` unless it
+ * follows the registry's rule (util_label_name_valid). */
+int cli_label_check(const char *cmd, const char *what, const char *s);
 
 /* ---- output ---- */
 /* Print v unformatted on one line to stdout. */
@@ -181,5 +206,22 @@ extern const cli_cmd_entry cli_cmd_token_ls_entry;
 extern const cli_cmd_entry cli_cmd_token_revoke_entry;
 extern const cli_cmd_entry cli_cmd_audit_entry;
 extern const cli_cmd_entry cli_cmd_audit_verify_entry;
+extern const cli_cmd_entry cli_cmd_audit_export_entry;
+extern const cli_cmd_entry cli_cmd_stages_ls_entry;
+extern const cli_cmd_entry cli_cmd_stages_set_entry;
+extern const cli_cmd_entry cli_cmd_alias_set_entry;
+extern const cli_cmd_entry cli_cmd_alias_rm_entry;
+extern const cli_cmd_entry cli_cmd_policy_set_entry;
+extern const cli_cmd_entry cli_cmd_policy_show_entry;
+extern const cli_cmd_entry cli_cmd_policy_rm_entry;
+extern const cli_cmd_entry cli_cmd_approve_entry;
+extern const cli_cmd_entry cli_cmd_gate_entry;
+extern const cli_cmd_entry cli_cmd_promote_entry;
+extern const cli_cmd_entry cli_cmd_rollback_entry;
+extern const cli_cmd_entry cli_cmd_history_entry;
+extern const cli_cmd_entry cli_cmd_webhook_add_entry;
+extern const cli_cmd_entry cli_cmd_webhook_ls_entry;
+extern const cli_cmd_entry cli_cmd_webhook_rm_entry;
+extern const cli_cmd_entry cli_cmd_webhook_deliveries_entry;
 
 #endif

@@ -124,15 +124,16 @@ int cli_model_path(util_buf *b, const char *model, const char *suffix)
 	return rc;
 }
 
-int cli_version_path(util_buf *b, const char *model, int64_t version, const char *suffix)
+int cli_version_path(util_buf *b, const util_ref *ref, const char *suffix)
 {
-	char *e = cli_escape(model);
+	char seg[80], *e;
 	int rc;
-	if (!e)
+	if ((rc = cli_ref_segment(ref, seg)) < 0)
+		return rc;
+	if (!(e = cli_escape(ref->model)))
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	util_buf_release(b);
-	rc = util_buf_printf(b, "/api/v1/models/%s/versions/%lld%s", e, (long long)version,
-			     suffix ? suffix : "");
+	rc = util_buf_printf(b, "/api/v1/models/%s/versions/%s%s", e, seg, suffix ? suffix : "");
 	free(e);
 	return rc;
 }

@@ -99,11 +99,13 @@ int cli_query_add(util_buf *path, const char *key, const char *value);
 
 /* Build "/api/v1/models/<escaped model><suffix>" into b (released first). */
 int cli_model_path(util_buf *b, const char *model, const char *suffix);
-/* Build "/api/v1/models/<escaped model>/versions/<n><suffix>" into b. */
-int cli_version_path(util_buf *b, const char *model, int64_t version, const char *suffix);
+/* Build "/api/v1/models/<escaped model>/versions/<ref><suffix>" into b,
+ * <ref> being the version number, the stage name or "@alias". */
+int cli_version_path(util_buf *b, const util_ref *ref, const char *suffix);
 
 /* The shared start of commands on one version (show, deprecate, rm): parse
- * exactly one REF (MODEL:VERSION) into *refs (borrowed from argv), send
+ * exactly one REF into *refs (borrowed from argv) -- any REF for GET, a
+ * MODEL:VERSION for other methods, as the registry wants -- send
  * `method` to the version's path + suffix, and put the answer in *resp,
  * which the caller releases in every case.  Errors are wrapped as
  * "cannot <command> 'REF'". */

@@ -7,9 +7,13 @@
  * exits 6 naming the first broken entry, which makes it usable as a CI or
  * cron check.  --since accepts RFC 3339 or a duration ("24h" = that long
  * ago) and is sent as an RFC 3339 time, so client and server agree on "now".
+ * `verify --against DIR` then compares the chain with an export
+ * (cmd_audit_export.c), which catches what recomputing cannot: a chain
+ * rewritten with fresh hashes, or cut short.
  */
 #include <stdlib.h>
 #include <string.h>
+#include "cli/audit_git.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "util/json.h"
@@ -113,16 +117,65 @@ done:
 	return error;
 }
 
+/* verify --against: the report printed with --json, and the exit. */
+static int against_result(const cli_config *cfg, const cJSON *verify, int error, int64_t export_head, int64_t first_bad)
+{
+	cJSON *o = cJSON_CreateObject();
+	char msg[1024];
+	int perr;
+	snprintf(msg, sizeof(msg), "%s", error < 0 ? mlreg_error_last() : "");
+	if (!o || !cJSON_AddBoolToObject(o, "ok", error == 0) ||
+	    !cJSON_AddNumberToObject(o, "entries", (double)cli_json_int(verify, "entries", 0)) ||
+	    !cJSON_AddNumberToObject(o, "export_head", (double)export_head) ||
+	    (first_bad > 0 && !cJSON_AddNumberToObject(o, "first_bad", (double)first_bad)) ||
+	    (error < 0 && !cJSON_AddStringToObject(o, "message", msg))) {
+		cJSON_Delete(o);
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	}
+	if (cfg->json)
+		perr = cli_print_json(o);
+	else if (error == 0)
+		perr = printf("audit chain verified: %lld entries, matches export up to seq %lld\n",
+			      (long long)cli_json_int(verify, "entries", 0), (long long)export_head) < 0 ? MLREG_EIO : 0;
+	else
+		perr = 0;
+	cJSON_Delete(o);
+	if (perr < 0)
+		return perr;
+	return error < 0 ? mlreg_error_set(error, "%s", msg) : 0;
+}
+
+enum { OPT_AGAINST = 300 };
+
+static const cli_option verify_options[] = {
+	{"against", OPT_AGAINST, true},
+	{NULL, 0, false},
+};
+
 static int cmd_audit_verify_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
+	cli_args a;
 	cli_client *c = NULL;
 	cli_request req;
 	cli_response resp;
 	const cJSON *ok;
-	int error = 0;
+	const char *against = NULL;
+	int64_t export_head = 0, first_bad = 0;
+	int rc, error = 0;
 
 	memset(&resp, 0, sizeof(resp));
-	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
+	cli_args_init(&a, self->name, self->options, argc, argv);
+	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
+		if (rc == OPT_AGAINST)
+			against = a.value;
+		else if (rc == CLI_ARGS_POS)
+			error = cli_usage_error(self->name, "unexpected argument '%s'", a.value);
+		else
+			error = rc;
+		if (error < 0)
+			goto done;
+	}
+	if ((error = cli_client_new(&c, cfg)) < 0)
 		goto done;
 	memset(&req, 0, sizeof(req));
 	req.path = "/api/v1/audit/verify";
@@ -136,16 +189,27 @@ static int cmd_audit_verify_exec(const cli_cmd_entry *self, const cli_config *cf
 		error = mlreg_error_set(MLREG_EIO, "registry answer lacks 'ok'");
 		goto done;
 	}
-	if (cfg->json && (error = cli_print_json(resp.body)) < 0)
+	if (!cJSON_IsTrue(ok)) {
+		if (cfg->json && (error = cli_print_json(resp.body)) < 0)
+			goto done;
+		error = mlreg_error_set(MLREG_EINTEGRITY, "audit chain broken at entry %lld: %s",
+					(long long)cli_json_int(resp.body, "first_bad", 0),
+					cli_json_text(resp.body, "message", "hash mismatch"));
 		goto done;
-	if (cJSON_IsTrue(ok)) {
-		if (!cfg->json)
+	}
+	if (!against) {
+		if (cfg->json)
+			error = cli_print_json(resp.body);
+		else
 			printf("audit chain ok: %lld entries\n", (long long)cli_json_int(resp.body, "entries", 0));
 		goto done;
 	}
-	error = mlreg_error_set(MLREG_EINTEGRITY, "audit chain broken at entry %lld: %s",
-				(long long)cli_json_int(resp.body, "first_bad", 0),
-				cli_json_text(resp.body, "message", "hash mismatch"));
+	/* the chain is consistent in itself; now is it the chain exported? */
+	error = cli_audit_export_compare(c, against, &export_head, &first_bad);
+	if (error == 0 || error == MLREG_EINTEGRITY)
+		error = against_result(cfg, resp.body, error, export_head, first_bad);
+	else
+		error = cli_error_wrap(error, "cannot compare with the export at '%s'", against);
 done:
 	cli_response_release(&resp);
 	cli_client_free(c);
@@ -169,10 +233,17 @@ const cli_cmd_entry cli_cmd_audit_entry = {
 
 const cli_cmd_entry cli_cmd_audit_verify_entry = {
 	.name = "audit verify",
-	.usage = "",
-	.summary = "recompute the audit hash chain (exit 6 when broken)",
-	.help = "output: 'audit chain ok: N entries', or on stderr\n"
-		"        'mlreg: audit chain broken at entry SEQ: MESSAGE' with exit 6\n"
-		"--json: {\"ok\",\"entries\"[,\"first_bad\",\"message\"]} (exit status as above)\n",
+	.usage = "[--against DIR]",
+	.summary = "recompute the audit chain, optionally against an export (exit 6 if broken)",
+	.help = "options:\n"
+		"  --against DIR   also compare every entry of the export in the git repository\n"
+		"                  DIR (see 'mlreg audit export') with the registry's, by hash\n"
+		"output: 'audit chain ok: N entries' (with --against: 'audit chain verified: N\n"
+		"        entries, matches export up to seq K'), or on stderr\n"
+		"        'mlreg: audit chain broken at entry SEQ: MESSAGE', 'mlreg: entry N differs\n"
+		"        from the export ...' or 'mlreg: audit log truncated: ...' with exit 6\n"
+		"--json: {\"ok\",\"entries\"[,\"first_bad\",\"message\"]}; with --against\n"
+		"        {\"ok\",\"entries\",\"export_head\"[,\"first_bad\",\"message\"]} (exit status as above)\n",
+	.options = verify_options,
 	.exec = cmd_audit_verify_exec,
 };

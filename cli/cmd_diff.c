@@ -2,7 +2,8 @@
  * cmd_diff.c - `mlreg diff REF REF`: what changed between two versions,
  * file by file (by digest, so renamed bytes are not re-read) and metric by
  * metric.  The registry computes the diff from the two manifests; this file
- * only asks and prints.
+ * only asks and prints.  Refs go to the registry as written (`fraud:3`,
+ * `fraud:production`, `fraud@champion`) and are resolved there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +101,13 @@ static int cmd_diff_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 		refs[n++] = a.value;
 	}
 	if (n != 2) {
-		error = cli_usage_error(self->name, "expected two REFs (MODEL:VERSION)");
+		error = cli_usage_error(self->name, "expected two REFs (MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS)");
 		goto done;
 	}
-	if ((error = cli_ref_parse_version(self->name, refs[0], &ref)) < 0 ||
-	    (error = cli_ref_parse_version(self->name, refs[1], &ref)) < 0)
+	/* checked here so a typo is exit 2; sent as written, the registry
+	 * resolves stages and aliases */
+	if ((error = cli_ref_parse(self->name, refs[0], &ref)) < 0 ||
+	    (error = cli_ref_parse(self->name, refs[1], &ref)) < 0)
 		goto done;
 	if ((error = util_buf_puts(&path, "/api/v1/diff")) < 0 || (error = cli_query_add(&path, "from", refs[0])) < 0 ||
 	    (error = cli_query_add(&path, "to", refs[1])) < 0 || (error = cli_client_new(&c, cfg)) < 0)
@@ -134,7 +137,8 @@ const cli_cmd_entry cli_cmd_diff_entry = {
 	.name = "diff",
 	.usage = "REF REF",
 	.summary = "compare two versions: files, metrics and params",
-	.help = "output: '+ path' added, '- path' removed, '~ path' changed, then\n"
+	.help = "REF is MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS.\n"
+		"output: '+ path' added, '- path' removed, '~ path' changed, then\n"
 		"        'metric KEY: FROM -> TO (DELTA)' and 'param KEY: FROM -> TO'\n"
 		"--json: {\"from\",\"to\",\"added\":[FILE],\"removed\":[FILE],\n"
 		"        \"changed\":[{\"path\",\"from\":FILE,\"to\":FILE}],\n"

@@ -82,7 +82,7 @@ static int cmd_metrics_log_exec(const cli_cmd_entry *self, const cli_config *cfg
 		goto done;
 	}
 	if ((error = cli_ref_parse_version(self->name, refs, &ref)) < 0 ||
-	    (error = cli_version_path(&path, ref.model, ref.version, "/metrics")) < 0 ||
+	    (error = cli_version_path(&path, &ref, "/metrics")) < 0 ||
 	    (error = cli_client_new(&c, cfg)) < 0)
 		goto done;
 	if ((error = cli_client_json(c, "POST", path.ptr, body, &resp)) < 0) {

@@ -462,7 +462,10 @@ static int plan(pull_state *st, const char *root, bool single)
 	return util_mkdir_p(root, 0755);
 }
 
-static int print_result(const pull_state *st, const cJSON *v, const char *dest)
+/* The version number printed and recorded is the one in the version object
+ * the files came from: a stage or alias may move while the pull runs, but
+ * the files were fetched by the digests of that one object. */
+static int print_result(const pull_state *st, const cJSON *v, const char *refs, const char *dest)
 {
 	uint64_t total = 0;
 	for (size_t i = 0; i < st->nfiles; i++)
@@ -473,7 +476,7 @@ static int print_result(const pull_state *st, const cJSON *v, const char *dest)
 		if (!o || !cJSON_AddStringToObject(o, "model", cli_json_text(v, "model", "")) ||
 		    !cJSON_AddNumberToObject(o, "version", (double)cli_json_int(v, "version", 0)) ||
 		    !cJSON_AddStringToObject(o, "digest", cli_json_text(v, "digest", "")) ||
-		    !cJSON_AddStringToObject(o, "path", dest) ||
+		    !cJSON_AddStringToObject(o, "path", dest) || !cJSON_AddStringToObject(o, "ref", refs) ||
 		    !cJSON_AddNumberToObject(o, "files", (double)st->nfiles) ||
 		    !cJSON_AddNumberToObject(o, "size", (double)total))
 			error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
@@ -482,8 +485,14 @@ static int print_result(const pull_state *st, const cJSON *v, const char *dest)
 		cJSON_Delete(o);
 		return error;
 	}
-	printf("pulled %s:%lld to %s (%zu files, %llu bytes)\n", cli_json_text(v, "model", "?"),
-	       (long long)cli_json_int(v, "version", 0), dest, st->nfiles, (unsigned long long)total);
+	{
+		char concrete[300];
+		snprintf(concrete, sizeof(concrete), "%s:%lld", cli_json_text(v, "model", "?"),
+			 (long long)cli_json_int(v, "version", 0));
+		printf("pulled %s%s%s%s to %s (%zu files, %llu bytes)\n", concrete, strcmp(concrete, refs) ? " (" : "",
+		       strcmp(concrete, refs) ? refs : "", strcmp(concrete, refs) ? ")" : "", dest, st->nfiles,
+		       (unsigned long long)total);
+	}
 	return 0;
 }
 
@@ -530,10 +539,10 @@ static int cmd_pull_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 	}
 	for (size_t n = strlen(dest); n > 1 && dest[n - 1] == '/'; n--)
 		dest[n - 1] = '\0';
-	if ((error = cli_ref_parse_version(self->name, refs, &ref)) < 0)
+	if ((error = cli_ref_parse(self->name, refs, &ref)) < 0)
 		goto done;
 	if ((error = worker_client(&st, 0, &st.clients[0])) < 0 ||
-	    (error = cli_version_path(&vpath, ref.model, ref.version, NULL)) < 0)
+	    (error = cli_version_path(&vpath, &ref, NULL)) < 0)
 		goto done;
 	if ((error = cli_client_json(st.clients[0], "GET", vpath.ptr, NULL, &resp)) < 0) {
 		error = cli_error_wrap(error, "cannot pull '%s'", refs);
@@ -610,7 +619,7 @@ static int cmd_pull_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 	} else if ((error = merge(&st, dest)) < 0) {
 		goto done;
 	}
-	error = print_result(&st, resp.body, dest);
+	error = print_result(&st, resp.body, refs, dest);
 done:
 	if (progress_on)
 		cli_progress_release(&progress);
@@ -640,11 +649,12 @@ const cli_cmd_entry cli_cmd_pull_entry = {
 	.name = "pull",
 	.usage = "REF DEST",
 	.summary = "download and verify the files of a version",
-	.help = "REF is MODEL:VERSION.  A one-file version is written to the file DEST unless\n"
+	.help = "REF is MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS; the version it names\n"
+		"when the pull starts is the one fetched and printed.  A one-file version is written to the file DEST unless\n"
 		"DEST is an existing folder; otherwise the files are placed under the folder\n"
 		"DEST (created when missing).  Every file is verified (SHA-256 and size)\n"
 		"before anything in DEST changes; on a mismatch nothing is written (exit 6).\n"
-		"\noutput: pulled MODEL:VERSION to DEST (N files, X bytes)\n"
-		"--json:  {\"model\",\"version\",\"digest\",\"path\",\"files\",\"size\"}\n",
+		"\noutput: pulled MODEL:VERSION [(REF)] to DEST (N files, X bytes)\n"
+		"--json:  {\"model\",\"version\",\"digest\",\"path\",\"ref\",\"files\",\"size\"}\n",
 	.exec = cmd_pull_exec,
 };

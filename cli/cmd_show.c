@@ -3,7 +3,9 @@
  *
  * --json prints the registry's version object unchanged (it already is the
  * contract shape, docs/api.md), so scripts see exactly what the API says;
- * the text form is `key: value` lines, metadata maps and a file table.
+ * the text form is `key: value` lines (with the stages and aliases the
+ * version holds), metadata maps and a file table.  REF may name a stage or
+ * an alias; the answer then says which version that was.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,24 @@ static void print_map(const char *title, const cJSON *map)
 			v = cJSON_IsNull(m) ? "null" : "(complex)";
 		printf("  %-*s  %s\n", (int)w, m->string, v);
 	}
+}
+
+/* "stages:      staging, production" (nothing when the list is empty or absent). */
+static void print_labels(const char *title, const char *mark, const cJSON *list)
+{
+	const cJSON *l;
+	bool first = true;
+	if (!cJSON_IsArray(list) || !list->child)
+		return;
+	printf("%s ", title);
+	cJSON_ArrayForEach(l, list)
+	{
+		if (!cJSON_IsString(l))
+			continue;
+		printf("%s%s%s", first ? "" : ", ", mark, l->valuestring);
+		first = false;
+	}
+	printf("\n");
 }
 
 static int print_files(const cJSON *files)
@@ -86,6 +106,8 @@ static void print_version(const cJSON *v)
 		       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(schema, "inputs")),
 		       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(schema, "outputs")));
 	}
+	print_labels("stages:     ", "", cJSON_GetObjectItemCaseSensitive(v, "stages"));
+	print_labels("aliases:    ", "@", cJSON_GetObjectItemCaseSensitive(v, "aliases"));
 	print_map("metrics", cJSON_GetObjectItemCaseSensitive(v, "metrics"));
 	print_map("params", cJSON_GetObjectItemCaseSensitive(v, "params"));
 	print_map("tags", cJSON_GetObjectItemCaseSensitive(v, "tags"));
@@ -112,9 +134,9 @@ const cli_cmd_entry cli_cmd_show_entry = {
 	.name = "show",
 	.usage = "REF",
 	.summary = "show a version: digest, status, metrics, params, tags, files",
-	.help = "REF is MODEL:VERSION.\n"
+	.help = "REF is MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS.\n"
 		"--json: the registry's version object as is: {\"model\",\"version\",\"digest\",\"size\",\n"
 		"        \"status\",\"files\",\"metrics\",\"params\",\"tags\",\"schema\",\"created_at\",\n"
-		"        \"created_by\",\"description\"}\n",
+		"        \"created_by\",\"description\",\"stages\",\"aliases\"}\n",
 	.exec = cmd_show_exec,
 };

@@ -79,7 +79,7 @@ static int cmd_tag_exec(const cli_cmd_entry *self, const cli_config *cfg, int ar
 	is_version = strchr(target, ':') || strchr(target, '@');
 	if (is_version) {
 		if ((error = cli_ref_parse_version(self->name, target, &ref)) < 0 ||
-		    (error = cli_version_path(&path, ref.model, ref.version, "/tags")) < 0)
+		    (error = cli_version_path(&path, &ref, "/tags")) < 0)
 			goto done;
 	} else {
 		if (!util_model_name_valid(target)) {

@@ -197,15 +197,36 @@ int cli_sleep_ms(int64_t ms)
 	return cli_interrupted() ? mlreg_error_set(MLREG_ERROR, "interrupted") : 0;
 }
 
-int cli_ref_parse_version(const char *cmd, const char *s, util_ref *out)
+int cli_ref_parse(const char *cmd, const char *s, util_ref *out)
 {
 	util_ref r;
 	if (util_ref_parse(s, &r) < 0)
 		return cli_usage_error(cmd, "%s", mlreg_error_last());
-	if (r.kind != UTIL_REF_VERSION)
-		return cli_usage_error(cmd, "reference '%s' names a%s; only MODEL:VERSION is supported yet", s,
-				       r.kind == UTIL_REF_STAGE ? " stage" : "n alias");
 	*out = r;
+	return 0;
+}
+
+int cli_ref_parse_version(const char *cmd, const char *s, util_ref *out)
+{
+	util_ref r;
+	int error;
+	if ((error = cli_ref_parse(cmd, s, &r)) < 0)
+		return error;
+	if (r.kind != UTIL_REF_VERSION)
+		return cli_usage_error(cmd, "reference '%s' names a%s; %s changes one version and needs a version number (MODEL:VERSION)",
+				       s, r.kind == UTIL_REF_STAGE ? " stage" : "n alias", cmd);
+	*out = r;
+	return 0;
+}
+
+int cli_ref_segment(const util_ref *ref, char out[80])
+{
+	switch (ref->kind) {
+	case UTIL_REF_VERSION: snprintf(out, 80, "%lld", (long long)ref->version); break;
+	case UTIL_REF_STAGE: snprintf(out, 80, "%s", ref->label); break;
+	case UTIL_REF_ALIAS: snprintf(out, 80, "@%s", ref->label); break;
+	default: return mlreg_error_set(MLREG_EINVALID, "unknown reference kind");
+	}
 	return 0;
 }
 
@@ -226,6 +247,62 @@ int cli_kv_split(const char *cmd, const char *what, const char *s, char **key, c
 	*key = k;
 	*value = eq + 1;
 	return 0;
+}
+
+void cli_list_init(cli_list *l) { memset(l, 0, sizeof(*l)); }
+
+void cli_list_release(cli_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	cli_list_init(l);
+}
+
+int cli_list_split(const char *cmd, const char *what, const char *s, bool (*valid)(const char *), cli_list *l)
+{
+	const char *p = s;
+	cli_list_release(l);
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char *item, **grown;
+		if (n == 0) {
+			cli_list_release(l);
+			return cli_usage_error(cmd, "empty %s name in '%s'", what, s);
+		}
+		if (!(item = strndup(p, n)) || !(grown = realloc(l->items, (l->n + 1) * sizeof(char *)))) {
+			free(item);
+			cli_list_release(l);
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		}
+		l->items = grown;
+		l->items[l->n++] = item;
+		if (valid && !valid(item)) {
+			int rc = cli_usage_error(cmd, "invalid %s name '%s'", what, item);
+			cli_list_release(l);
+			return rc;
+		}
+		for (size_t i = 0; i + 1 < l->n; i++) {
+			if (!strcmp(l->items[i], item)) {
+				int rc = cli_usage_error(cmd, "%s '%s' is given twice", what, item);
+				cli_list_release(l);
+				return rc;
+			}
+		}
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+int cli_label_check(const char *cmd, const char *what, const char *s)
+{
+	if (util_label_name_valid(s))
+		return 0;
+	return cli_usage_error(cmd,
+			       "invalid %s name '%s': use lowercase letters, digits and '-', starting with a letter "
+			       "(at most 63, not all digits, not 'latest')",
+			       what, s);
 }
 
 int cli_print_json(const cJSON *v)
@@ -390,14 +467,19 @@ int cli_version_request(const cli_cmd_entry *self, const cli_config *cfg, int ar
 	cli_client *c = NULL;
 	util_ref ref;
 	util_buf path;
+	bool read_only;
 	int error;
 
 	memset(resp, 0, sizeof(*resp));
 	*refs = NULL;
 	util_buf_init(&path, 4096);
-	if ((error = cli_args_positionals(self, argc, argv, refs, 1, "expected REF (MODEL:VERSION)")) < 0 ||
-	    (error = cli_ref_parse_version(self->name, *refs, &ref)) < 0 ||
-	    (error = cli_version_path(&path, ref.model, ref.version, suffix)) < 0 ||
+	/* docs/api.md: reads take any REF, changes to a version a number only */
+	read_only = !strcmp(method, "GET");
+	if ((error = cli_args_positionals(self, argc, argv, refs, 1,
+					  read_only ? "expected REF (MODEL:VERSION, MODEL:STAGE or MODEL@ALIAS)"
+						    : "expected REF (MODEL:VERSION)")) < 0 ||
+	    (error = (read_only ? cli_ref_parse : cli_ref_parse_version)(self->name, *refs, &ref)) < 0 ||
+	    (error = cli_version_path(&path, &ref, suffix)) < 0 ||
 	    (error = cli_client_new(&c, cfg)) < 0)
 		goto done;
 	if ((error = cli_client_json(c, method, path.ptr, NULL, resp)) < 0)

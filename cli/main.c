@@ -17,12 +17,18 @@
 #include "cli/cli.h"
 
 static const cli_cmd_entry *const commands[] = {
-	&cli_cmd_server_entry,       &cli_cmd_push_entry,         &cli_cmd_pull_entry,
-	&cli_cmd_ls_entry,           &cli_cmd_show_entry,         &cli_cmd_search_entry,
-	&cli_cmd_diff_entry,         &cli_cmd_metrics_log_entry,  &cli_cmd_tag_entry,
-	&cli_cmd_deprecate_entry,    &cli_cmd_rm_entry,           &cli_cmd_gc_entry,
-	&cli_cmd_fsck_entry,         &cli_cmd_token_create_entry, &cli_cmd_token_ls_entry,
-	&cli_cmd_token_revoke_entry, &cli_cmd_audit_entry,        &cli_cmd_audit_verify_entry,
+	&cli_cmd_server_entry,        &cli_cmd_push_entry,          &cli_cmd_pull_entry,
+	&cli_cmd_ls_entry,            &cli_cmd_show_entry,          &cli_cmd_search_entry,
+	&cli_cmd_diff_entry,          &cli_cmd_metrics_log_entry,   &cli_cmd_tag_entry,
+	&cli_cmd_deprecate_entry,     &cli_cmd_rm_entry,            &cli_cmd_stages_ls_entry,
+	&cli_cmd_stages_set_entry,    &cli_cmd_alias_set_entry,     &cli_cmd_alias_rm_entry,
+	&cli_cmd_policy_set_entry,    &cli_cmd_policy_show_entry,   &cli_cmd_policy_rm_entry,
+	&cli_cmd_approve_entry,       &cli_cmd_gate_entry,          &cli_cmd_promote_entry,
+	&cli_cmd_rollback_entry,      &cli_cmd_history_entry,       &cli_cmd_gc_entry,
+	&cli_cmd_fsck_entry,          &cli_cmd_token_create_entry,  &cli_cmd_token_ls_entry,
+	&cli_cmd_token_revoke_entry,  &cli_cmd_audit_entry,         &cli_cmd_audit_verify_entry,
+	&cli_cmd_audit_export_entry,  &cli_cmd_webhook_add_entry,   &cli_cmd_webhook_ls_entry,
+	&cli_cmd_webhook_rm_entry,    &cli_cmd_webhook_deliveries_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -41,7 +47,7 @@ static void print_main_help(FILE *out)
 	fprintf(out, "usage: mlreg [--registry URL] [--token T] [--json] [-q] COMMAND [ARGS]\n\n"
 		     "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+		fprintf(out, "  %-19s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out,
 		"\nglobal options (before or after the command):\n"
 		"  --registry URL  registry base URL (env MLREG_REGISTRY, default http://127.0.0.1:8470)\n"
