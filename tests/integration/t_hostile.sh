@@ -256,7 +256,7 @@ assert_eq "$(state)" "$STATE" "no version from missing blobs"
 # ---------------------------------------------------------------- CLI
 step "the CLI refuses bad REFs, names, flags and values with exit 2"
 BAD_CLI=(
-	"show base" "show base:abc" "show base:0" "show base:-1" "show :1" "show Base:1" "show base:1:2"
+	"show base" "rm base:abc" "tag base:production k=v" "deprecate base@champion" "show base:0" "show base:-1" "show :1" "show Base:1" "show base:1:2"
 	"show a//b:1" "show base:99999999999999999999999" "show base@sha256:abc" "pull base:1"
 	"diff base:1" "diff base:1 nope" "push base" "push Base $WORK/m" "push ../x $WORK/m" "push a//b $WORK/m"
 	"metrics log base:1 x" "metrics log base:1 x=abc" "metrics log base:1 x=1@-3" "metrics log base:1 x=1@1.5"
@@ -271,6 +271,10 @@ for a in "${BAD_CLI[@]}"; do
 	assert_match "$ERR" '^mlreg: ' "mlreg $a: error message on stderr"
 	assert_eq "$OUT" "" "mlreg $a: nothing on stdout"
 done
+# a well-formed stage ref is not a usage error: an unknown stage is not found
+cli show base:abc
+expect_rc 5 "show of an unknown stage"
+assert_contains "$ERR" "unknown stage 'abc'" "the message names the stage"
 cli --registry 'ftp://127.0.0.1:1' ls
 expect_rc 2 "a registry URL that is not http(s)"
 cli show nosuch:1
