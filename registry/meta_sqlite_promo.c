@@ -97,9 +97,10 @@ static int stage_in_use(reg_tx *tx, const char *stage, char *why, size_t wlen)
 /* ---- rollback stacks ---- */
 static int stack_top(reg_tx *tx, int64_t model_id, const char *stage, int64_t *number, int64_t *depth)
 {
+	/* positions stay 1..depth (push adds top+1, pop removes the top), so
+	 * the top's pos is the depth: no count over a long stack */
 	static const char sql[] =
-		"SELECT v.number, (SELECT COUNT(*) FROM stage_stack c WHERE c.model_id=?1 AND c.stage=?2)"
-		" FROM stage_stack s JOIN versions v ON v.id=s.version_id"
+		"SELECT v.number, s.pos FROM stage_stack s JOIN versions v ON v.id=s.version_id"
 		" WHERE s.model_id=?1 AND s.stage=?2 ORDER BY s.pos DESC LIMIT 1";
 	sqlite3_stmt *st = prep(tx, sql);
 	if (!st)
