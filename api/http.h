@@ -116,6 +116,9 @@ const char *api_header(api_req *q, const char *name);
 int api_body_json(api_req *q, cJSON **out);
 /* Parse a path segment as a version number. */
 int api_version_param(api_req *q, int idx, int64_t *out);
+/* A version segment that may also be a stage or "@alias" of the model in
+ * params[0], resolved to the number it points to now. */
+int api_resolve_param(api_req *q, int idx, int64_t *out);
 /* Wrap an fd in a (possibly ranged) response; takes the fd. */
 int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char *content_type);
 void api_add_header(struct MHD_Response *r, const char *k, const char *v);
@@ -124,6 +127,7 @@ void api_add_header(struct MHD_Response *r, const char *k, const char *v);
 extern const api_route api_routes_blobs[];
 extern const api_route api_routes_models[];
 extern const api_route api_routes_admin[];
+extern const api_route api_routes_promo[];
 extern const api_route api_routes_webhooks[];
 /* Streaming sinks of API_STREAM_* routes. */
 int api_blob_sink_open(api_req *q);

@@ -83,9 +83,12 @@ static int tokens_revoke(api_req *q)
 static int audit_list(api_req *q)
 {
 	reg_audit_query aq = {0};
-	const char *since = api_query(q, "since"), *limit = api_query(q, "limit");
+	const char *since = api_query(q, "since"), *limit = api_query(q, "limit"), *after = api_query(q, "after_seq");
 	cJSON *out = NULL;
 	int rc;
+	if (after && (util_parse_i64(after, &aq.after_seq) < 0 || aq.after_seq < 0))
+		return mlreg_error_set(MLREG_EINVALID, "invalid after_seq '%s'", after);
+	aq.oldest_first = after != NULL;
 	aq.model = api_query(q, "model");
 	aq.action = api_query(q, "action");
 	aq.limit = 100;

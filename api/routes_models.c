@@ -146,10 +146,11 @@ static int versions_search(api_req *q) { return search_common(q, NULL); }
 
 static int version_get(api_req *q)
 {
-	int64_t v;
+	util_ref ref;
 	cJSON *out = NULL;
 	int rc;
-	if ((rc = api_version_param(q, 1, &v)) < 0 || (rc = reg_version_get(q->srv->reg, q->params[0], v, true, &out)) < 0)
+	if ((rc = reg_ref_segment_parse(q->params[1], &ref, q->params[0])) < 0 ||
+	    (rc = reg_version_get_ref(q->srv->reg, &ref, true, &out)) < 0)
 		return rc;
 	return api_reply_json(q, 200, out);
 }
@@ -160,7 +161,7 @@ static int version_manifest(api_req *q)
 	char *data = NULL, digest[UTIL_DIGEST_LEN + 1], etag[UTIL_DIGEST_LEN + 3];
 	size_t len;
 	int rc;
-	if ((rc = api_version_param(q, 1, &v)) < 0 ||
+	if ((rc = api_resolve_param(q, 1, &v)) < 0 ||
 	    (rc = reg_version_manifest(q->srv->reg, q->params[0], v, &data, &len, digest)) < 0)
 		return rc;
 	q->resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
@@ -192,7 +193,7 @@ static int version_archive(api_req *q)
 	reg_archive *a = NULL;
 	char disp[UTIL_NAME_MAX + 64], name[UTIL_NAME_MAX + 1];
 	int rc;
-	if ((rc = api_version_param(q, 1, &v)) < 0 || (rc = reg_archive_open(q->srv->reg, q->params[0], v, &a)) < 0)
+	if ((rc = api_resolve_param(q, 1, &v)) < 0 || (rc = reg_archive_open(q->srv->reg, q->params[0], v, &a)) < 0)
 		return rc;
 	q->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, archive_reader, a, archive_done);
 	if (!q->resp) {

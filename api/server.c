@@ -141,7 +141,8 @@ static void pool_stop(struct api_pool *pool)
 /* ------------------------------------------------------------------ */
 /* route table                                                         */
 /* ------------------------------------------------------------------ */
-static const api_route *const tables[] = {api_routes_blobs, api_routes_models, api_routes_admin, api_routes_webhooks};
+static const api_route *const tables[] = {api_routes_blobs, api_routes_models, api_routes_admin, api_routes_promo,
+					   api_routes_webhooks};
 static const api_route *flat[128];
 static int nflat;
 
@@ -353,6 +354,18 @@ int api_version_param(api_req *q, int idx, int64_t *out)
 		return mlreg_error_set(MLREG_EINVALID, "invalid version '%s': expected a positive integer", s ? s : "");
 	*out = v;
 	return 0;
+}
+
+int api_resolve_param(api_req *q, int idx, int64_t *out)
+{
+	const char *s = q->params[idx];
+	util_ref ref;
+	int rc;
+	if (s && *s >= '0' && *s <= '9')
+		return api_version_param(q, idx, out);
+	if ((rc = reg_ref_segment_parse(s, &ref, q->params[0])) < 0)
+		return rc;
+	return reg_resolve(q->srv->reg, &ref, out);
 }
 
 int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char *content_type)

@@ -91,7 +91,8 @@ int reg_audit_list(reg_registry *r, const reg_audit_query *q, cJSON **out)
 }
 
 typedef struct {
-	int64_t count, expect_seq;
+	int64_t count, expect_seq, last_seq;
+	char last_hash[65];
 	char prev[65];
 	int64_t bad_seq;
 	char message[256];
@@ -102,6 +103,8 @@ static int verify_one(const reg_audit_row *row, void *p)
 	verify_ctx *v = p;
 	char hash[65];
 	v->count++;
+	v->last_seq = row->seq;
+	snprintf(v->last_hash, sizeof(v->last_hash), "%s", row->hash ? row->hash : "");
 	if (row->seq != v->expect_seq) {
 		v->bad_seq = row->seq;
 		snprintf(v->message, sizeof(v->message), "expected entry %lld, found %lld (entries missing)",
@@ -127,6 +130,7 @@ static int verify_one(const reg_audit_row *row, void *p)
 int reg_audit_verify(reg_registry *r, cJSON **out)
 {
 	verify_ctx v = {.expect_seq = 1};
+	cJSON *head;
 	int rc;
 	memset(v.prev, '0', 64);
 	v.prev[64] = '\0';
@@ -140,5 +144,9 @@ int reg_audit_verify(reg_registry *r, cJSON **out)
 		cJSON_AddNumberToObject(*out, "first_bad", (double)v.bad_seq);
 		cJSON_AddStringToObject(*out, "message", v.message);
 	}
+	/* the last entry read: what an external anchor (audit export) compares */
+	head = cJSON_AddObjectToObject(*out, "head");
+	cJSON_AddNumberToObject(head, "seq", (double)v.last_seq);
+	cJSON_AddStringToObject(head, "hash", v.last_hash);
 	return 0;
 }

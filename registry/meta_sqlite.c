@@ -702,6 +702,7 @@ static cJSON *audit_json(sqlite3_stmt *st)
 	const char *d = (const char *)sqlite3_column_text(st, 6);
 	cJSON_AddNumberToObject(o, "seq", (double)sqlite3_column_int64(st, 0));
 	sq_add_time(o, "time", sqlite3_column_int64(st, 1));
+	cJSON_AddNumberToObject(o, "ts", (double)sqlite3_column_int64(st, 1));
 	cJSON_AddItemToObject(o, "actor", sq_col_json_str(st, 2));
 	cJSON_AddItemToObject(o, "action", sq_col_json_str(st, 3));
 	cJSON_AddItemToObject(o, "subject", sq_col_json_str(st, 4));
@@ -732,7 +733,10 @@ static int sq_audit_list(reg_meta *base, const reg_audit_query *q, cJSON **out)
 		util_buf_puts(&sql, " AND action=?");
 	if (q->since_ms)
 		util_buf_puts(&sql, " AND ts>=?");
-	util_buf_puts(&sql, " ORDER BY seq DESC LIMIT ?");
+	if (q->oldest_first)
+		util_buf_puts(&sql, " AND seq>? ORDER BY seq LIMIT ?");
+	else
+		util_buf_puts(&sql, " ORDER BY seq DESC LIMIT ?");
 	if (sqlite3_prepare_v2(c->db, sql.ptr, -1, &st, NULL) != SQLITE_OK) {
 		util_buf_release(&sql);
 		return sq_err(c->db, "list audit");
@@ -744,6 +748,8 @@ static int sq_audit_list(reg_meta *base, const reg_audit_query *q, cJSON **out)
 		sq_bind_text(st, i++, q->action);
 	if (q->since_ms)
 		sqlite3_bind_int64(st, i++, q->since_ms);
+	if (q->oldest_first)
+		sqlite3_bind_int64(st, i++, q->after_seq);
 	sqlite3_bind_int64(st, i++, q->limit);
 	root = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(root, "entries");

@@ -370,6 +370,33 @@ static int history_list(reg_tx *tx, int64_t model_id, const char *target, const 
 	return 0;
 }
 
+static int version_refs(reg_tx *tx, int64_t version_id, char *why, size_t wlen)
+{
+	static const char ssql[] = "SELECT stage, pos FROM stage_stack WHERE version_id=? ORDER BY pos DESC LIMIT 1";
+	static const char asql[] = "SELECT alias FROM aliases WHERE version_id=? ORDER BY alias LIMIT 1";
+	sqlite3_stmt *st = prep(tx, ssql);
+	int found = 0;
+	if (!st)
+		return MLREG_EIO;
+	sqlite3_bind_int64(st, 1, version_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(why, wlen, "it is on the rollback stack of stage '%.63s'", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (found)
+		return 1;
+	if (!(st = prep(tx, asql)))
+		return MLREG_EIO;
+	sqlite3_bind_int64(st, 1, version_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(why, wlen, "alias '%.63s' points to it", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
 static int version_facts(reg_tx *tx, int64_t version_id, cJSON **out)
 {
 	static const char vsql[] = "SELECT number, status, created_by, schema_json FROM versions WHERE id=?";
@@ -573,6 +600,7 @@ void sq_promo_ops(reg_meta_ops *ops)
 	ops->move_insert = move_insert;
 	ops->move_first_entered = move_first_entered;
 	ops->history_list = history_list;
+	ops->version_refs = version_refs;
 	ops->version_facts = version_facts;
 	ops->policy_put = policy_put;
 	ops->policy_delete = policy_delete;

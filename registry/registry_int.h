@@ -29,6 +29,9 @@ struct reg_registry {
 };
 
 void reg_uploads_clear(reg_registry *r);
+/* Evaluate stage's gate for a version inside tx (gate.c). */
+int reg_gate_eval(reg_registry *r, reg_tx *tx, const char *model, int64_t model_id, int64_t version_id,
+		  const char *stage, cJSON **out, bool *passed);
 /* Shorthands for a write transaction with an audit entry. */
 #define META(r) ((r)->meta->ops)
 

@@ -91,6 +91,8 @@ typedef struct {
 	const char *model, *action;
 	int64_t since_ms;       /* 0 = from the start */
 	int64_t limit;
+	bool oldest_first;      /* entries with seq > after_seq, oldest first (else newest first) */
+	int64_t after_seq;
 } reg_audit_query;
 
 typedef struct {
@@ -185,6 +187,9 @@ typedef struct {
 	int (*move_first_entered)(reg_tx *tx, int64_t model_id, const char *stage, int64_t number, int64_t *ts);
 	int (*history_list)(reg_tx *tx, int64_t model_id, const char *target, const char *name, int64_t limit,
 			    int64_t offset, cJSON **out);
+	/* 1 with a description when a stage stack (at any depth) or an alias
+	 * references the version, else 0 */
+	int (*version_refs)(reg_tx *tx, int64_t version_id, char *why, size_t wlen);
 	/* what a gate needs of a version: {"version","status","created_by","schema","metrics":{}} */
 	int (*version_facts)(reg_tx *tx, int64_t version_id, cJSON **out);
 	/* gate policies; model is a name or "*"; metrics a JSON array text */

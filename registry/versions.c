@@ -361,6 +361,12 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		cJSON_Delete(details);
 		if (rc < 0)
 			goto done;
+		details = cJSON_CreateObject();
+		cJSON_AddNumberToObject(details, "version", (double)number);
+		cJSON_AddStringToObject(details, "digest", digest);
+		cJSON_AddNumberToObject(details, "size", (double)total);
+		if ((rc = reg_event_emit(r, tx, "push", who->principal, model, details)) < 0)
+			goto done;
 	}
 	answer = version_answer(model, number, digest, total, body, schema, who->principal, now);
 	if (idem_key) {
@@ -368,7 +374,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		if ((rc = META(r)->idem_put(tx, who->principal, idem_key, req_hash, 201, answer_text, now)) < 0)
 			goto done;
 	}
-	rc = META(r)->commit(tx);
+	rc = reg_commit(r, tx);
 	tx = NULL;
 	if (rc < 0)
 		goto done;
@@ -428,6 +434,22 @@ int reg_version_search(reg_registry *r, const reg_search_query *q, cJSON **out)
 /* Run fn inside a write transaction on version model:number, then audit. */
 typedef int (*version_op)(reg_registry *r, reg_tx *tx, int64_t vid, const char *status, const void *arg);
 
+/* Webhook events of version changes: deprecate and delete announce
+ * themselves; metrics and tags are too chatty to. */
+static int announce(reg_registry *r, reg_tx *tx, const reg_principal *who, const char *action, const char *model,
+		    int64_t number)
+{
+	const char *event = !strcmp(action, "version.deprecate") ? "deprecate"
+			    : !strcmp(action, "version.delete")  ? "delete"
+								 : NULL;
+	cJSON *f;
+	if (!event)
+		return 0;
+	f = cJSON_CreateObject();
+	cJSON_AddNumberToObject(f, "version", (double)number);
+	return reg_event_emit(r, tx, event, who->principal, model, f);
+}
+
 static int with_version(reg_registry *r, const reg_principal *who, const char *model, int64_t number, const char *action,
 			const cJSON *details, version_op fn, const void *arg, cJSON **out)
 {
@@ -442,11 +464,12 @@ static int with_version(reg_registry *r, const reg_principal *who, const char *m
 		return rc;
 	if ((rc = META(r)->version_lookup(tx, model, number, &vid, status, sizeof(status))) < 0 ||
 	    (rc = fn(r, tx, vid, status, arg)) < 0 ||
-	    (rc = reg_audit_append(r->meta, tx, who->principal, action, subject, model, details)) < 0) {
+	    (rc = reg_audit_append(r->meta, tx, who->principal, action, subject, model, details)) < 0 ||
+	    (rc = announce(r, tx, who, action, model, number)) < 0) {
 		META(r)->rollback(tx);
 		return rc;
 	}
-	if ((rc = META(r)->commit(tx)) < 0)
+	if ((rc = reg_commit(r, tx)) < 0)
 		return rc;
 	return out ? reg_version_get(r, model, number, false, out) : 0;
 }
@@ -524,8 +547,14 @@ static int op_delete(reg_registry *r, reg_tx *tx, int64_t vid, const char *statu
 {
 	if (!strcmp(status, "deleted"))
 		return mlreg_error_set(MLREG_ECONFLICT, "version is already deleted");
-	/* Stages and deployments do not exist yet; when they do, a reference
-	 * from either refuses the tombstone here with MLREG_ECONFLICT. */
+	char why[256];
+	int rc;
+	/* a stage (at any depth of its rollback stack) or an alias pointing
+	 * at a tombstone would serve or restore bytes gc may free */
+	if ((rc = META(r)->version_refs(tx, vid, why, sizeof(why))) < 0)
+		return rc;
+	if (rc == 1)
+		return mlreg_error_set(MLREG_ECONFLICT, "version is still referenced: %s", why);
 	return META(r)->version_set_status(tx, vid, "deleted", util_now_ms());
 }
 
@@ -537,9 +566,7 @@ int reg_version_delete(reg_registry *r, const reg_principal *who, const char *mo
 /* ---- diff ---- */
 static int resolve(reg_registry *r, const util_ref *ref, cJSON **out)
 {
-	if (ref->kind != UTIL_REF_VERSION)
-		return mlreg_error_set(MLREG_EINVALID, "only MODEL:VERSION references are supported here");
-	return reg_version_get(r, ref->model, ref->version, true, out);
+	return reg_version_get_ref(r, ref, true, out);
 }
 
 static cJSON *num_or_null(const cJSON *v) { return cJSON_IsNumber(v) ? cJSON_CreateNumber(v->valuedouble) : cJSON_CreateNull(); }
