@@ -935,6 +935,8 @@ int api_server_main(int argc, char **argv)
 	 * run go out now */
 	if (api_sender_start(s.sender) < 0)
 		LOG_ERROR("webhook sender not started: %s (events stay queued)", mlreg_error_last());
+	if (cfg.webhook_allow_private)
+		LOG_WARN("--webhook-allow-private: webhooks may reach loopback, private and link-local addresses");
 	info = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
 	port = info ? info->port : 0;
 	if (cfg.port_file) {
