@@ -46,6 +46,13 @@ typedef struct {
 	size_t conn_memory;
 	unsigned idle_timeout_s;
 	int64_t upload_ttl_ms, gc_grace_ms;
+	/* webhook delivery (webhook_sender.c) */
+	bool webhook_allow_private;     /* let webhooks reach loopback/private/link-local addresses */
+	int64_t webhook_timeout_ms;     /* connect and total time of one attempt */
+	int64_t webhook_backoff_ms;     /* delay after the first failed attempt, doubled each time */
+	int64_t webhook_backoff_max_ms; /* ceiling of that delay */
+	int64_t webhook_poll_ms;        /* longest sleep between looks at the outbox */
+	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
 } api_config;
 
 struct api_req {
@@ -89,6 +96,7 @@ struct api_server {
 	struct MHD_Daemon *daemon;
 	struct api_pool *pool;
 	struct api_metrics *metrics;
+	struct api_sender *sender;
 };
 
 /* ---- answering (server.c) ---- */
@@ -120,9 +128,30 @@ extern const api_route api_routes_blobs[];
 extern const api_route api_routes_models[];
 extern const api_route api_routes_admin[];
 extern const api_route api_routes_promo[];
+extern const api_route api_routes_webhooks[];
 /* Streaming sinks of API_STREAM_* routes. */
 int api_blob_sink_open(api_req *q);
 int api_upload_sink_open(api_req *q);
+
+/* ---- webhooks (routes_webhooks.c, webhook_sender.c) ---- */
+/* Check a webhook URL before it is stored: http or https, no user info, and
+ * unless allow_private no resolved address of its host is private
+ * (util_addr_is_private).  Resolves the host (blocking: workers only).
+ * Returns 0 or MLREG_EINVALID with a message naming the refused address. */
+int api_webhook_url_check(const char *url, bool allow_private);
+/* The delivery thread.  api_sender_new() installs the registry's event hook
+ * (call it before any request can commit); api_sender_start() starts the
+ * thread (after the server listens); api_sender_free() stops it: the
+ * attempt in flight gets a bounded grace, everything undelivered stays
+ * pending in the outbox.  It then removes the hook; free(NULL) is a no-op. */
+typedef struct api_sender api_sender;
+/* Milliseconds to wait after failed attempt number attempt (1-based):
+ * min(backoff * 2^(attempt-1), backoff_max) scaled by 0.5 + 0.5*r, where r
+ * in [0, 1] is the random draw (clamped).  At least 1. */
+int64_t api_webhook_retry_delay(int64_t backoff_ms, int64_t backoff_max_ms, int64_t attempt, double r);
+int api_sender_new(api_server *s, api_sender **out);
+int api_sender_start(api_sender *w);
+void api_sender_free(api_sender *w);
 
 /* ---- metrics (metrics.c) ---- */
 struct api_metrics *api_metrics_new(int nroutes);
@@ -130,6 +159,9 @@ void api_metrics_free(struct api_metrics *m);
 void api_metrics_observe(struct api_metrics *m, int route, bool head, unsigned status, double seconds, uint64_t in,
 			 uint64_t out);
 int api_metrics_render(api_server *s, util_buf *out);
+typedef enum { API_WEBHOOK_DELIVERED, API_WEBHOOK_RETRY, API_WEBHOOK_FAILED, API_WEBHOOK_OUTCOMES } api_webhook_outcome;
+/* Count one delivery attempt by its outcome. */
+void api_metrics_webhook(struct api_metrics *m, api_webhook_outcome outcome);
 /* Route labels, index-aligned with the flattened route table. */
 const char *api_route_label(int idx);
 const char *api_route_method(int idx);

@@ -5,7 +5,10 @@
  * status class and latency bucket), so recording a request costs a few
  * uncontended atomic adds and no lock; /metrics renders them as text.
  * Status codes are kept exactly (100..599) per route, which is small enough
- * (a few hundred KiB) to avoid any map.
+ * (a few hundred KiB) to avoid any map.  Webhook delivery attempts are
+ * counted the same way by outcome; the pending gauge is read from the
+ * outbox at scrape time (an index range over pending rows only, small in
+ * steady state).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@ struct api_metrics {
 	_Atomic uint64_t *buckets;  /* [route][NB+1] */
 	_Atomic uint64_t *sum_us;   /* [route] */
 	_Atomic uint64_t bytes_in, bytes_out;
+	_Atomic uint64_t webhook[API_WEBHOOK_OUTCOMES];
 };
 
 struct api_metrics *api_metrics_new(int nroutes)
@@ -75,10 +79,17 @@ void api_metrics_observe(struct api_metrics *m, int route, bool head, unsigned s
 	atomic_fetch_add_explicit(&m->bytes_out, out, memory_order_relaxed);
 }
 
+void api_metrics_webhook(struct api_metrics *m, api_webhook_outcome outcome)
+{
+	if (m && outcome >= 0 && outcome < API_WEBHOOK_OUTCOMES)
+		atomic_fetch_add_explicit(&m->webhook[outcome], 1, memory_order_relaxed);
+}
+
 int api_metrics_render(api_server *s, util_buf *o)
 {
+	static const char *const outcomes[API_WEBHOOK_OUTCOMES] = {"delivered", "retry", "failed"};
 	struct api_metrics *m = s->metrics;
-	int64_t blobs = 0, bytes = 0;
+	int64_t blobs = 0, bytes = 0, pending = 0;
 	util_buf_puts(o, "# HELP mlreg_http_requests_total HTTP requests by route, method and status.\n"
 			 "# TYPE mlreg_http_requests_total counter\n");
 	for (int r = 0; r < m->nroutes; r++)
@@ -128,5 +139,16 @@ int api_metrics_render(api_server *s, util_buf *o)
 			"mlreg_blob_bytes_stored %lld\n",
 			(unsigned long long)atomic_load(&m->bytes_in), (unsigned long long)atomic_load(&m->bytes_out),
 			(long long)blobs, (long long)bytes);
+	util_buf_puts(o, "# HELP mlreg_webhook_deliveries_total Webhook delivery attempts by outcome.\n"
+			 "# TYPE mlreg_webhook_deliveries_total counter\n");
+	for (int i = 0; i < API_WEBHOOK_OUTCOMES; i++)
+		util_buf_printf(o, "mlreg_webhook_deliveries_total{outcome=\"%s\"} %llu\n", outcomes[i],
+				(unsigned long long)atomic_load_explicit(&m->webhook[i], memory_order_relaxed));
+	if (reg_outbox_pending(s->reg, &pending) == 0)
+		util_buf_printf(o,
+				"# HELP mlreg_webhook_pending Webhook deliveries waiting in the outbox.\n"
+				"# TYPE mlreg_webhook_pending gauge\n"
+				"mlreg_webhook_pending %lld\n",
+				(long long)pending);
 	return 0;
 }

@@ -141,7 +141,8 @@ static void pool_stop(struct api_pool *pool)
 /* ------------------------------------------------------------------ */
 /* route table                                                         */
 /* ------------------------------------------------------------------ */
-static const api_route *const tables[] = {api_routes_blobs, api_routes_models, api_routes_admin, api_routes_promo};
+static const api_route *const tables[] = {api_routes_blobs, api_routes_models, api_routes_admin, api_routes_promo,
+					   api_routes_webhooks};
 static const api_route *flat[128];
 static int nflat;
 
@@ -723,6 +724,13 @@ static void usage(FILE *f)
 		"  --idle-timeout DUR     close idle connections after DUR (default 60s)\n"
 		"  --upload-ttl DUR       sweep upload sessions idle longer than DUR (default 24h)\n"
 		"  --gc-grace DUR         gc spares unreferenced blobs younger than DUR (default 1h)\n"
+		"  --webhook-allow-private  let webhooks reach loopback, private, link-local and other\n"
+		"                         non-public addresses (refused by default: SSRF)\n"
+		"  --webhook-timeout DUR  connect and total time of one delivery attempt (default 10s)\n"
+		"  --webhook-backoff DUR  retry delay after the first failed attempt, doubled each time (default 1s)\n"
+		"  --webhook-backoff-max DUR  longest retry delay (default 10m)\n"
+		"  --webhook-max-attempts N  attempts before a delivery is marked failed (default 15)\n"
+		"  --webhook-poll DUR     longest sleep between looks at the outbox (default 1s)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
@@ -773,6 +781,9 @@ static int parse_flags(int argc, char **argv, api_config *c)
 		{"conn-memory", required_argument, 0, 'm'}, {"idle-timeout", required_argument, 0, 'i'},
 		{"upload-ttl", required_argument, 0, 'u'}, {"gc-grace", required_argument, 0, 'g'},
 		{"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+		{"webhook-allow-private", no_argument, 0, 'P'}, {"webhook-timeout", required_argument, 0, 'T'},
+		{"webhook-backoff", required_argument, 0, 'B'}, {"webhook-backoff-max", required_argument, 0, 'M'},
+		{"webhook-max-attempts", required_argument, 0, 'A'}, {"webhook-poll", required_argument, 0, 'O'},
 		{0, 0, 0, 0}};
 	int o;
 	int64_t v;
@@ -812,6 +823,27 @@ static int parse_flags(int argc, char **argv, api_config *c)
 			else if (!strcmp(optarg, "error")) util_log_set_level(UTIL_LOG_ERROR);
 			else return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s'", optarg);
 			break;
+		case 'P': c->webhook_allow_private = true; break;
+		case 'T':
+		case 'B':
+		case 'M':
+		case 'O': {
+			/* a day bounds them all: longer is a typo, and keeps the backoff
+			 * arithmetic far from overflow */
+			const char *name = o == 'T' ? "webhook-timeout" : o == 'B' ? "webhook-backoff"
+					 : o == 'M' ? "webhook-backoff-max" : "webhook-poll";
+			if (util_duration_ms(optarg, &v) < 0 || v < 1 || v > 86400000)
+				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a duration from 1ms to 24h (got '%s')", name,
+						       optarg);
+			*(o == 'T' ? &c->webhook_timeout_ms : o == 'B' ? &c->webhook_backoff_ms
+				: o == 'M' ? &c->webhook_backoff_max_ms : &c->webhook_poll_ms) = v;
+			break;
+		}
+		case 'A':
+			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > 1000)
+				return mlreg_error_set(MLREG_EUSAGE, "--webhook-max-attempts needs a number from 1 to 1000");
+			c->webhook_max_attempts = (int)v;
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: return mlreg_error_set(MLREG_EUSAGE, "unknown flag (see mlreg server --help)");
 		}
@@ -826,6 +858,8 @@ int api_server_main(int argc, char **argv)
 	api_config cfg = {
 		.listen = "127.0.0.1:8470", .workers = 4, .threads = 2, .max_json = 1 << 20,
 		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
+		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
+		.webhook_poll_ms = 1000, .webhook_max_attempts = 15,
 	};
 	api_server s;
 	struct api_pool pool;
@@ -862,8 +896,13 @@ int api_server_main(int argc, char **argv)
 	s.cfg = cfg;
 	s.pool = &pool;
 	s.metrics = api_metrics_new(api_route_count());
-	if (!s.metrics || pool_start(&pool, cfg.workers) < 0) {
+	/* the sender's event hook is in place before any request can commit */
+	if (!s.metrics || api_sender_new(&s, &s.sender) < 0 || pool_start(&pool, cfg.workers) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
+		if (pool.threads) /* started, perhaps in part */
+			pool_stop(&pool);
+		api_sender_free(s.sender);
+		api_metrics_free(s.metrics);
 		reg_close(s.reg);
 		return 1;
 	}
@@ -887,10 +926,17 @@ int api_server_main(int argc, char **argv)
 	if (!s.daemon) {
 		fprintf(stderr, "mlreg server: cannot listen on %s: %s\n", cfg.listen, strerror(errno));
 		pool_stop(&pool);
+		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
 		reg_close(s.reg);
 		return 1;
 	}
+	/* webhook delivery starts once we serve; pending rows left by the last
+	 * run go out now */
+	if (api_sender_start(s.sender) < 0)
+		LOG_ERROR("webhook sender not started: %s (events stay queued)", mlreg_error_last());
+	if (cfg.webhook_allow_private)
+		LOG_WARN("--webhook-allow-private: webhooks may reach loopback, private and link-local addresses");
 	info = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
 	port = info ? info->port : 0;
 	if (cfg.port_file) {
@@ -910,10 +956,13 @@ int api_server_main(int argc, char **argv)
 		;
 	LOG_INFO("signal %d: shutting down", sig);
 	/* stop accepting, let queued work finish (it resumes its connections),
-	 * then close connections, then the database */
+	 * then close connections, then stop the webhook sender (its attempt in
+	 * flight gets a bounded grace; the rest stays in the outbox for the next
+	 * start), then the database */
 	MHD_quiesce_daemon(s.daemon);
 	pool_stop(&pool);
 	MHD_stop_daemon(s.daemon);
+	api_sender_free(s.sender);
 	api_metrics_free(s.metrics);
 	reg_close(s.reg);
 	return 0;

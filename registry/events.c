@@ -200,6 +200,8 @@ int reg_outbox_due(reg_registry *r, int64_t now, int64_t limit, cJSON **out)
 
 int reg_outbox_next_due(reg_registry *r, int64_t *next_at) { WITH_READ(r, META(r)->outbox_next_due(tx_, next_at)); }
 
+int reg_outbox_pending(reg_registry *r, int64_t *count) { WITH_READ(r, META(r)->outbox_pending(tx_, count)); }
+
 int reg_outbox_record(reg_registry *r, int64_t outbox_id, int64_t attempt, int status, const char *error,
 		      const char *outcome, int64_t next_at)
 {

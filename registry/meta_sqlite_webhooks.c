@@ -231,6 +231,20 @@ static int outbox_record(reg_tx *tx, int64_t outbox_id, int64_t attempt, int64_t
 	return sq_step_done(st, W(tx)->db, "update outbox");
 }
 
+static int outbox_pending(reg_tx *tx, int64_t *count)
+{
+	/* walks the pending range of the outbox_due index only */
+	static const char sql[] =
+		"SELECT COUNT(*) FROM outbox o JOIN webhooks w ON w.id=o.webhook_id"
+		" WHERE o.state='pending' AND w.removed_at IS NULL";
+	sqlite3_stmt *st = prep(tx, sql);
+	if (!st)
+		return MLREG_EIO;
+	*count = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return 0;
+}
+
 void sq_webhook_ops(reg_meta_ops *ops)
 {
 	ops->webhook_insert = webhook_insert;
@@ -241,4 +255,5 @@ void sq_webhook_ops(reg_meta_ops *ops)
 	ops->outbox_due = outbox_due;
 	ops->outbox_next_due = outbox_next_due;
 	ops->outbox_record = outbox_record;
+	ops->outbox_pending = outbox_pending;
 }

@@ -218,6 +218,8 @@ int reg_webhook_deliveries(reg_registry *r, const char *id, int64_t limit, cJSON
 /* Sender side: due rows, the next due time, and the outcome of one attempt. */
 int reg_outbox_due(reg_registry *r, int64_t now, int64_t limit, cJSON **out);
 int reg_outbox_next_due(reg_registry *r, int64_t *next_at);
+/* Rows waiting for delivery to live webhooks (for the /metrics gauge). */
+int reg_outbox_pending(reg_registry *r, int64_t *count);
 int reg_outbox_record(reg_registry *r, int64_t outbox_id, int64_t attempt, int status, const char *error,
 		      const char *outcome, int64_t next_at); /* (blocking) */
 

@@ -223,6 +223,8 @@ typedef struct {
 	/* log one attempt and move the row: outcome delivered|retry|failed */
 	int (*outbox_record)(reg_tx *tx, int64_t outbox_id, int64_t attempt, int64_t now, int status, const char *error,
 			     const char *outcome, int64_t next_at);
+	/* pending rows of live webhooks (the /metrics gauge) */
+	int (*outbox_pending)(reg_tx *tx, int64_t *count);
 
 	/* idempotency keys: MLREG_ENOTFOUND when unseen */
 	int (*idem_get)(reg_tx *tx, const char *principal, const char *key, char req_hash[65], int *status, char **response);

@@ -5,14 +5,18 @@
  * All content addressing in mlreg goes through here so that there is exactly
  * one spelling of a digest ("sha256:" + 64 lowercase hex) and one hashing
  * path (EVP picks SHA-NI when the CPU has it, ~1.8 GB/s on one core).
+ * HMAC-SHA256 (webhook signatures) is OpenSSL's one-shot HMAC(), never a
+ * hand-rolled construction.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include "util.h"
 
@@ -88,6 +92,20 @@ void util_sha256_hex(const void *data, size_t len, char out[65])
 	unsigned n = 0;
 	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
 	to_hex(md, n, out);
+}
+
+int util_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t len, char out[65])
+{
+	static const unsigned char none;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	if (klen > INT_MAX)
+		return mlreg_error_set(MLREG_EINVALID, "hmac key too long");
+	/* HMAC() takes NULL as "no data"; an empty message is still a message */
+	if (!HMAC(EVP_sha256(), key ? key : &none, (int)klen, len ? data : &none, len, md, &n) || n != 32)
+		return mlreg_error_set(MLREG_ERROR, "hmac-sha256 failed");
+	to_hex(md, n, out);
+	return 0;
 }
 
 void util_sha256_buf(const void *data, size_t len, char out[UTIL_DIGEST_LEN + 1])

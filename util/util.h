@@ -46,6 +46,10 @@ util_sha256 *util_sha256_dup(const util_sha256 *h);
 void util_sha256_buf(const void *data, size_t len, char out[UTIL_DIGEST_LEN + 1]);
 /* Raw 64-hex digest of data, no prefix. */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
+/* Lowercase hex HMAC-SHA256 of data under key (OpenSSL HMAC).  Returns 0;
+ * MLREG_EINVALID for a key past INT_MAX bytes, MLREG_ERROR when OpenSSL
+ * fails (out is then untouched). */
+int util_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t len, char out[65]);
 /* Hash an open fd from its current position to EOF; size optional. */
 int util_sha256_fd(int fd, char out[UTIL_DIGEST_LEN + 1], uint64_t *size);
 int util_sha256_file(const char *path, char out[UTIL_DIGEST_LEN + 1], uint64_t *size);
@@ -56,6 +60,19 @@ int util_random_hex(char *out, size_t nbytes);
 /* Random URL-safe token body (base64url without padding) of nbytes entropy. */
 int util_random_token(char *out, size_t outsz, size_t nbytes);
 bool util_consttime_eq(const char *a, const char *b);
+
+/* ---- network addresses (net.c) ---- */
+struct sockaddr;
+/* True when sa is an address a webhook must not reach from the server:
+ * loopback, RFC 1918, CGNAT (100.64/10), link-local, unique-local,
+ * unspecified, multicast, broadcast and reserved (240/4) ranges, site-local
+ * fec0::/10, and IPv6 forms that embed an IPv4 address (mapped, compatible,
+ * NAT64 64:ff9b::/96, 6to4 2002::/16) judged by that address.  NULL and
+ * families other than AF_INET/AF_INET6 are true: unknown means refused. */
+bool util_addr_is_private(const struct sockaddr *sa);
+/* Numeric text of sa's address ("10.0.0.1", "::1") into out; "?" when it
+ * cannot be printed. */
+void util_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
 
 /* ---- filesystem ---- */
 int util_mkdir_p(const char *path, mode_t mode);

@@ -3,8 +3,8 @@
  * strings, random tokens, constant-time comparison, the durable filesystem
  * helpers, numbers, durations, times and the thread-local error record.
  *
- * Hashes are checked against the FIPS 180-2 known answers rather than
- * against OpenSSL called a second way, so a wrong wiring (prefix, hex case,
+ * Hashes are checked against the FIPS 180-2 (and HMAC against the RFC 4231)
+ * known answers rather than against OpenSSL called a second way, so a wrong wiring (prefix, hex case,
  * truncated update) fails here and not only in a digest mismatch far away.
  * Name and reference validation live in test_names.c.
  */
@@ -12,6 +12,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -180,6 +184,100 @@ static void consttime_eq_cases(void **state)
 	assert_false(util_consttime_eq("mlr_abc", "mlr_ab"));
 	assert_false(util_consttime_eq("mlr_ab", "mlr_abc"));
 	assert_false(util_consttime_eq("", "x"));
+}
+
+/* ---- HMAC-SHA256 (webhook signatures) ---- */
+
+static void hmac_sha256_rfc4231_vectors(void **state)
+{
+	unsigned char k1[20], k6[131];
+	char out[65];
+	memset(k1, 0x0b, sizeof(k1));
+	memset(k6, 0xaa, sizeof(k6));
+	/* RFC 4231 section 4.2, test case 1 */
+	assert_int_equal(util_hmac_sha256_hex(k1, sizeof(k1), "Hi There", 8, out), 0);
+	assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	/* test case 2: a key shorter than the output */
+	assert_int_equal(util_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, out), 0);
+	assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	/* test case 6: a key longer than the block is hashed first */
+	assert_int_equal(util_hmac_sha256_hex(k6, sizeof(k6), "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+					      out),
+			 0);
+	assert_string_equal(out, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	/* an empty message is signed too (not taken for "no data") */
+	assert_int_equal(util_hmac_sha256_hex("key", 3, "", 0, out), 0);
+	assert_string_equal(out, "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0");
+	assert_int_equal(util_hmac_sha256_hex("key", 3, NULL, 0, out), 0);
+	assert_string_equal(out, "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0");
+}
+
+/* ---- private addresses (SSRF defence) ---- */
+
+static bool priv(const char *text)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, text, &a->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, text, &a->sin_addr), 1);
+	}
+	return util_addr_is_private((struct sockaddr *)&ss);
+}
+
+static void addr_private_ranges(void **state)
+{
+	static const char *const refused[] = {
+		/* IPv4: loopback, RFC 1918 edges, link-local and metadata, unspecified, CGNAT */
+		"127.0.0.1", "127.255.255.254", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.255",
+		"192.168.0.1", "192.168.255.255", "169.254.0.1", "169.254.169.254", "0.0.0.0", "0.1.2.3",
+		"100.64.0.1", "100.127.255.255", "192.0.0.1", "198.18.0.1", "198.19.255.255",
+		/* multicast, reserved, broadcast */
+		"224.0.0.1", "239.255.255.255", "240.0.0.1", "255.255.255.255",
+		/* IPv6: unspecified, loopback, link-local, unique-local, site-local, multicast */
+		"::", "::1", "fe80::1", "febf:ffff::1", "fc00::1", "fd12:3456::1", "fec0::1", "ff02::1", "ff0e::1",
+		/* IPv4 embedded in IPv6: mapped, compatible, NAT64, 6to4 */
+		"::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:0.0.0.0", "::127.0.0.1",
+		"::10.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2002:c0a8:101::1",
+	};
+	static const char *const allowed[] = {
+		/* just outside each IPv4 range */
+		"1.1.1.1", "8.8.8.8", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0", "126.255.255.255",
+		"128.0.0.1", "169.253.255.255", "169.255.0.0", "172.15.255.255", "172.32.0.0", "192.167.255.255",
+		"192.169.0.0", "192.0.1.1", "198.17.255.255", "198.20.0.0", "223.255.255.255", "93.184.216.34",
+		/* public IPv6, and embedded public IPv4 */
+		"2001:4860:4860::8888", "2606:4700::1111", "fe7f::1", "2a00:1450::1",
+		"::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1", "::2:0:0:1",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (!priv(refused[i]))
+			fail_msg("%s must be classified private", refused[i]);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (priv(allowed[i]))
+			fail_msg("%s must be classified public", allowed[i]);
+}
+
+static void addr_private_fails_closed(void **state)
+{
+	struct sockaddr_un un;
+	struct sockaddr_in6 a6;
+	char text[64];
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	assert_true(util_addr_is_private(NULL));
+	assert_true(util_addr_is_private((struct sockaddr *)&un));
+	memset(&a6, 0, sizeof(a6));
+	a6.sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:169.254.169.254", &a6.sin6_addr), 1);
+	util_addr_format((struct sockaddr *)&a6, text, sizeof(text));
+	assert_string_equal(text, "::ffff:169.254.169.254");
+	util_addr_format((struct sockaddr *)&un, text, sizeof(text));
+	assert_string_equal(text, "?");
 }
 
 /* ---- filesystem ---- */
@@ -412,6 +510,9 @@ int main(void)
 		cmocka_unit_test(digest_valid_grammar),
 		cmocka_unit_test(random_token_shape_and_uniqueness),
 		cmocka_unit_test(consttime_eq_cases),
+		cmocka_unit_test(hmac_sha256_rfc4231_vectors),
+		cmocka_unit_test(addr_private_ranges),
+		cmocka_unit_test(addr_private_fails_closed),
 		cmocka_unit_test(mkdir_p_creates_nested_and_is_idempotent),
 		cmocka_unit_test(write_atomic_replaces_and_leaves_no_temp),
 		cmocka_unit_test(read_file_enforces_limit),
