@@ -98,6 +98,22 @@ typedef struct {
 	char message[256];
 } verify_ctx;
 
+/* Entries are written with canonical details; any other spelling of the
+ * same JSON (escapes, spacing, key order) is bytes the hash does not cover. */
+static bool details_canonical(const char *details)
+{
+	cJSON *d = NULL;
+	util_buf b;
+	bool same;
+	if (!details || util_json_parse(details, strlen(details), 64, &d) < 0)
+		return false;
+	util_buf_init(&b, 1 << 24);
+	same = util_json_canonical(d, &b) == 0 && b.len == strlen(details) && memcmp(b.ptr, details, b.len) == 0;
+	util_buf_release(&b);
+	cJSON_Delete(d);
+	return same;
+}
+
 static int verify_one(const reg_audit_row *row, void *p)
 {
 	verify_ctx *v = p;
@@ -115,6 +131,16 @@ static int verify_one(const reg_audit_row *row, void *p)
 		v->bad_seq = row->seq;
 		snprintf(v->message, sizeof(v->message), "prev_hash does not match the hash of entry %lld",
 			 (long long)row->seq - 1);
+		return 1;
+	}
+	if (row->anomaly) {
+		v->bad_seq = row->seq;
+		snprintf(v->message, sizeof(v->message), "stored row is malformed: %s", row->anomaly);
+		return 1;
+	}
+	if (!details_canonical(row->details)) {
+		v->bad_seq = row->seq;
+		snprintf(v->message, sizeof(v->message), "stored details are not in canonical form (edited by hand?)");
 		return 1;
 	}
 	if (reg_audit_hash(row, hash) < 0 || !row->hash || strcmp(hash, row->hash) != 0) {

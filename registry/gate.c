@@ -93,7 +93,7 @@ static void check_metrics(const cJSON *p, const cJSON *metrics, cJSON *checks, b
 			continue;
 		}
 		snprintf(name, sizeof(name), "metric %s", e.name);
-		v = cJSON_GetObjectItem(metrics, e.name);
+		v = cJSON_GetObjectItemCaseSensitive(metrics, e.name); /* metric keys are exact */
 		if (cJSON_IsNumber(v)) {
 			ok = util_expr_eval(&e, v->valuedouble);
 			/* shortest form that reads back as the same double */

@@ -788,6 +788,13 @@ static int sq_audit_each(reg_meta *base, reg_audit_cb cb, void *ctx)
 				.hash = (const char *)sqlite3_column_text(st, 8),
 			};
 			last = r.seq;
+			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_type(st, 1) != SQLITE_INTEGER)
+				r.anomaly = "seq or time is not an integer";
+			for (int col = 2; col <= 8 && !r.anomaly; col++)
+				if (sqlite3_column_type(st, col) == SQLITE_BLOB ||
+				    (sqlite3_column_text(st, col) &&
+				     strlen((const char *)sqlite3_column_text(st, col)) != (size_t)sqlite3_column_bytes(st, col)))
+					r.anomaly = "a text field holds bytes after a NUL or is a blob";
 			rc = cb(&r, ctx);
 			n++;
 		}

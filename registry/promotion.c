@@ -167,14 +167,12 @@ int reg_resolve(reg_registry *r, const util_ref *ref, int64_t *number)
 	reg_tx *tx = NULL;
 	int64_t mid;
 	int rc;
-	if (ref->kind == UTIL_REF_VERSION) {
-		*number = ref->version;
-		return 0;
-	}
+	int64_t vid;
+	char status[16];
 	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, ref->model, &mid)) == 0)
-		rc = resolve_tx(r, tx, ref, mid, number);
+	if ((rc = model_of(r, tx, ref->model, &mid)) == 0 && (rc = resolve_tx(r, tx, ref, mid, number)) == 0)
+		rc = META(r)->version_lookup(tx, ref->model, *number, &vid, status, sizeof(status));
 	META(r)->commit(tx);
 	return rc;
 }

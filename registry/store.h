@@ -98,6 +98,10 @@ typedef struct {
 typedef struct {
 	int64_t seq, ts;
 	const char *actor, *action, *subject, *model, *details, *prev_hash, *hash;
+	/* set by the store when the stored row holds more than these fields
+	 * show (a NUL inside a text, a non-integer time): bytes the hash would
+	 * not cover */
+	const char *anomaly;
 } reg_audit_row;
 
 typedef int (*reg_audit_cb)(const reg_audit_row *row, void *ctx);
