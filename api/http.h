@@ -52,6 +52,7 @@ typedef struct {
 	int64_t webhook_backoff_ms;     /* delay after the first failed attempt, doubled each time */
 	int64_t webhook_backoff_max_ms; /* ceiling of that delay */
 	int64_t webhook_poll_ms;        /* longest sleep between looks at the outbox */
+	int64_t webhook_grace_ms;       /* how long an attempt in flight may run once shutdown begins */
 	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
 } api_config;
 

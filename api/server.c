@@ -731,6 +731,7 @@ static void usage(FILE *f)
 		"  --webhook-backoff-max DUR  longest retry delay (default 10m)\n"
 		"  --webhook-max-attempts N  attempts before a delivery is marked failed (default 15)\n"
 		"  --webhook-poll DUR     longest sleep between looks at the outbox (default 1s)\n"
+		"  --webhook-shutdown-grace DUR  how long a delivery in flight may finish at shutdown (default 2s)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
@@ -784,6 +785,7 @@ static int parse_flags(int argc, char **argv, api_config *c)
 		{"webhook-allow-private", no_argument, 0, 'P'}, {"webhook-timeout", required_argument, 0, 'T'},
 		{"webhook-backoff", required_argument, 0, 'B'}, {"webhook-backoff-max", required_argument, 0, 'M'},
 		{"webhook-max-attempts", required_argument, 0, 'A'}, {"webhook-poll", required_argument, 0, 'O'},
+		{"webhook-shutdown-grace", required_argument, 0, 'G'},
 		{0, 0, 0, 0}};
 	int o;
 	int64_t v;
@@ -825,18 +827,19 @@ static int parse_flags(int argc, char **argv, api_config *c)
 			break;
 		case 'P': c->webhook_allow_private = true; break;
 		case 'T':
+		case 'G':
 		case 'B':
 		case 'M':
 		case 'O': {
 			/* a day bounds them all: longer is a typo, and keeps the backoff
 			 * arithmetic far from overflow */
 			const char *name = o == 'T' ? "webhook-timeout" : o == 'B' ? "webhook-backoff"
-					 : o == 'M' ? "webhook-backoff-max" : "webhook-poll";
+					 : o == 'M' ? "webhook-backoff-max" : o == 'G' ? "webhook-shutdown-grace" : "webhook-poll";
 			if (util_duration_ms(optarg, &v) < 0 || v < 1 || v > 86400000)
 				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a duration from 1ms to 24h (got '%s')", name,
 						       optarg);
 			*(o == 'T' ? &c->webhook_timeout_ms : o == 'B' ? &c->webhook_backoff_ms
-				: o == 'M' ? &c->webhook_backoff_max_ms : &c->webhook_poll_ms) = v;
+				: o == 'M' ? &c->webhook_backoff_max_ms : o == 'G' ? &c->webhook_grace_ms : &c->webhook_poll_ms) = v;
 			break;
 		}
 		case 'A':
@@ -859,7 +862,7 @@ int api_server_main(int argc, char **argv)
 		.listen = "127.0.0.1:8470", .workers = 4, .threads = 2, .max_json = 1 << 20,
 		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
 		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
-		.webhook_poll_ms = 1000, .webhook_max_attempts = 15,
+		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
 	};
 	api_server s;
 	struct api_pool pool;

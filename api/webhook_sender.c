@@ -18,7 +18,7 @@
  * the earliest next_at or the poll period, whichever is sooner; a commit
  * that queued events wakes it at once through the registry's event hook,
  * and shutdown wakes it too.  At shutdown the attempt in flight gets a
- * bounded grace (SHUTDOWN_GRACE_MS) and is then aborted without being
+ * bounded grace (--webhook-shutdown-grace) and is then aborted without being
  * recorded; whatever is undelivered stays pending for the next start.
  *
  * Server-side request forgery: the URL was checked when it was added, but
@@ -46,8 +46,6 @@
 
 /* rows read per look at the outbox */
 #define BATCH 32
-/* how long the attempt in flight may still run once shutdown begins */
-#define SHUTDOWN_GRACE_MS 2000
 
 struct api_sender {
 	reg_registry *reg;
@@ -136,12 +134,12 @@ static curl_socket_t open_socket(void *p, curlsocktype purpose, struct curl_sock
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* Abort the transfer once shutdown has waited SHUTDOWN_GRACE_MS for it. */
+/* Abort the transfer once shutdown has waited --webhook-shutdown-grace for it. */
 static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	attempt_ctx *c = p;
 	int64_t at = atomic_load(&c->w->stop_at);
-	return at && mono_ms() - at >= SHUTDOWN_GRACE_MS;
+	return at && mono_ms() - at >= c->w->cfg->webhook_grace_ms;
 }
 
 /* ---- one attempt ---- */

@@ -364,7 +364,7 @@ stop_server
 step "SIGTERM during a slow attempt stops within a bounded time; redelivered after restart"
 stop_receiver
 start_receiver "$RP" --delay 60
-start_server "$WORK/data" "${WEBHOOK_FLAGS[@]}" --webhook-timeout 120s
+start_server "$WORK/data" "${WEBHOOK_FLAGS[@]}" --webhook-timeout 120s --webhook-shutdown-grace 300ms
 push_version eight
 V8=$VER
 wait_log 'any(r["b"]["event"] == "push" and r["b"]["version"] == '"$V8"' for r in j)' "the slow attempt is in flight"
@@ -372,7 +372,7 @@ E8=$(jq_ '[r["b"]["id"] for r in j if r["b"]["event"] == "push" and r["b"]["vers
 t0=$SECONDS
 stop_server
 took=$((SECONDS - t0))
-[ "$took" -le 8 ] || fail "shutdown took ${took}s with an attempt in flight (bounded grace is 2s)"
+[ "$took" -le 5 ] || fail "shutdown took ${took}s with an attempt in flight (--webhook-shutdown-grace 300ms)"
 log "stopped in ${took}s with an attempt in flight"
 stop_receiver
 start_receiver "$RP"
