@@ -398,6 +398,24 @@ static int version_refs(reg_tx *tx, int64_t version_id, char *why, size_t wlen)
 	return found;
 }
 
+static int version_digest(reg_tx *tx, const char *model, int64_t number, char digest[UTIL_DIGEST_LEN + 1])
+{
+	static const char sql[] =
+		"SELECT v.manifest_digest FROM versions v JOIN models m ON m.id=v.model_id WHERE m.name=? AND v.number=?";
+	sqlite3_stmt *st = prep(tx, sql);
+	int rc = MLREG_ENOTFOUND;
+	if (!st)
+		return MLREG_EIO;
+	sq_bind_text(st, 1, model);
+	sqlite3_bind_int64(st, 2, number);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(digest, UTIL_DIGEST_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = 0;
+	}
+	sqlite3_reset(st);
+	return rc == 0 ? 0 : mlreg_error_set(MLREG_ENOTFOUND, "version '%s:%lld' not found", model, (long long)number);
+}
+
 static int version_facts(reg_tx *tx, int64_t version_id, cJSON **out)
 {
 	static const char vsql[] = "SELECT number, status, created_by, schema_json FROM versions WHERE id=?";
@@ -603,6 +621,7 @@ void sq_promo_ops(reg_meta_ops *ops)
 	ops->history_list = history_list;
 	ops->version_refs = version_refs;
 	ops->version_facts = version_facts;
+	ops->version_digest = version_digest;
 	ops->policy_put = policy_put;
 	ops->policy_delete = policy_delete;
 	ops->policy_list = policy_list;

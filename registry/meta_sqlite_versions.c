@@ -226,10 +226,12 @@ static cJSON *version_row(sq_conn *c, sqlite3_stmt *st, bool with_files)
 	static const char tsql[] = "SELECT key, value FROM version_tags WHERE version_id=? ORDER BY key";
 	static const char fsql[] = "SELECT path, size, digest, mode FROM version_files WHERE version_id=? ORDER BY path";
 	/* stages it holds now: it is the top of their stack */
+	/* one primary-key probe per configured stage, however often the
+	 * version sits deeper in a rollback stack */
 	static const char ssql[] =
-		"SELECT s.stage FROM stage_stack s JOIN stages g ON g.name=s.stage WHERE s.version_id=?"
-		" AND s.pos=(SELECT MAX(t.pos) FROM stage_stack t WHERE t.model_id=s.model_id AND t.stage=s.stage)"
-		" ORDER BY g.position";
+		"SELECT g.name FROM stages g JOIN versions v ON v.id=?1"
+		" WHERE (SELECT s.version_id FROM stage_stack s WHERE s.model_id=v.model_id AND s.stage=g.name"
+		" ORDER BY s.pos DESC LIMIT 1)=?1 ORDER BY g.position";
 	static const char asql[] = "SELECT alias FROM aliases WHERE version_id=? ORDER BY alias";
 	int64_t vid = sqlite3_column_int64(st, 0);
 	const char *schema = (const char *)sqlite3_column_text(st, 6);

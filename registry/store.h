@@ -194,6 +194,8 @@ typedef struct {
 	/* 1 with a description when a stage stack (at any depth) or an alias
 	 * references the version, else 0 */
 	int (*version_refs)(reg_tx *tx, int64_t version_id, char *why, size_t wlen);
+	/* the manifest digest of model:number (ENOTFOUND when none) */
+	int (*version_digest)(reg_tx *tx, const char *model, int64_t number, char digest[UTIL_DIGEST_LEN + 1]);
 	/* what a gate needs of a version: {"version","status","created_by","schema","metrics":{}} */
 	int (*version_facts)(reg_tx *tx, int64_t version_id, cJSON **out);
 	/* gate policies; model is a name or "*"; metrics a JSON array text */

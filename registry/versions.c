@@ -411,13 +411,13 @@ int reg_version_get(reg_registry *r, const char *model, int64_t number, bool wit
 int reg_version_manifest(reg_registry *r, const char *model, int64_t number, char **data, size_t *len,
 			 char digest[UTIL_DIGEST_LEN + 1])
 {
-	cJSON *v = NULL;
-	int rc = reg_version_get(r, model, number, false, &v);
-	if (rc < 0)
+	reg_tx *tx = NULL;
+	int rc;
+	if ((rc = check_model_name(model)) < 0 || (rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	snprintf(digest, UTIL_DIGEST_LEN + 1, "%s", util_json_str(v, "digest"));
-	cJSON_Delete(v);
-	return read_blob_small(r, digest, (size_t)1 << 30, data, len);
+	rc = META(r)->version_digest(tx, model, number, digest);
+	META(r)->commit(tx);
+	return rc < 0 ? rc : read_blob_small(r, digest, (size_t)1 << 30, data, len);
 }
 
 int reg_version_search(reg_registry *r, const reg_search_query *q, cJSON **out)
