@@ -52,7 +52,7 @@ static int stage_check(reg_registry *r, reg_tx *tx, const char *stage)
 		util_buf_printf(&list, "%s%s", n == names->child ? "" : ", ", n->valuestring);
 	}
 	if (!found)
-		rc = mlreg_error_set(MLREG_EINVALID, "unknown stage '%s': the stages are %s", stage, list.ptr ? list.ptr : "");
+		rc = mlreg_error_set(MLREG_ENOTFOUND, "unknown stage '%s': the stages are %s", stage, list.ptr ? list.ptr : "");
 	util_buf_release(&list);
 	cJSON_Delete(names);
 	return rc;
@@ -110,7 +110,7 @@ static int resolve_tx(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t 
 		if (*number > 0)
 			return 0;
 		if ((rc = stage_check(r, tx, ref->label)) < 0)
-			return rc == MLREG_EINVALID ? mlreg_error_set(MLREG_ENOTFOUND, "%s", mlreg_error_last()) : rc;
+			return rc;
 		return mlreg_error_set(MLREG_ENOTFOUND, "no version of '%s' holds stage '%s'", ref->model, ref->label);
 	case UTIL_REF_ALIAS:
 		if ((rc = META(r)->alias_get(tx, model_id, ref->label, number)) < 0)

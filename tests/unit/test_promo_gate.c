@@ -336,10 +336,10 @@ static void gate_approvals_check(void **state)
 		assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "approvals")), 3);
 		cJSON_Delete(o);
 		o = NULL;
-		assert_int_equal(reg_approvals_list(t->r, &ref, "canary", &o), MLREG_EINVALID);
+		assert_int_equal(reg_approvals_list(t->r, &ref, "canary", &o), MLREG_ENOTFOUND);
 	}
 	/* bad approvals */
-	assert_int_equal(approve(t, &bob, "m", "1", "{\"stage\":\"canary\"}", &status, &o), MLREG_EINVALID);
+	assert_int_equal(approve(t, &bob, "m", "1", "{\"stage\":\"canary\"}", &status, &o), MLREG_ENOTFOUND);
 	assert_int_equal(approve(t, &bob, "m", "1", "{}", &status, &o), MLREG_EINVALID);
 	assert_int_equal(approve(t, &bob, "m", "1", "{\"stage\":\"production\",\"why\":1}", &status, &o),
 			 MLREG_EINVALID);
@@ -430,7 +430,7 @@ static void gate_status_check(void **state)
 	}
 	/* the gate needs a known stage */
 	ref_of("m", "2", &ref);
-	assert_int_equal(reg_gate(t->r, &ref, "canary", &g), MLREG_EINVALID);
+	assert_int_equal(reg_gate(t->r, &ref, "canary", &g), MLREG_ENOTFOUND);
 	assert_int_equal(reg_gate(t->r, &ref, NULL, &g), MLREG_EINVALID);
 	assert_null(g);
 	assert_audit_ok(t);

@@ -84,7 +84,7 @@ static void cas_expect_current(void **state)
 			fail_msg("expected MLREG_EINVALID for %s", bad[i]);
 		cJSON_Delete(o);
 	}
-	assert_int_equal(promote(t, &t->admin, "m", "canary", "{\"version\":1}", NULL), MLREG_EINVALID);
+	assert_int_equal(promote(t, &t->admin, "m", "canary", "{\"version\":1}", NULL), MLREG_ENOTFOUND);
 	assert_int_equal(promote(t, &t->admin, "nope", "production", "{\"version\":1}", NULL), MLREG_ENOTFOUND);
 	assert_int_equal(promote(t, &t->admin, "m", "production", "{\"version\":9}", NULL), MLREG_ENOTFOUND);
 	assert_unchanged(before, snapshot(t, "m", "production"));
@@ -215,7 +215,7 @@ static void rollback_to_pops_down(void **state)
 					  "{\"force\":\"yes\"}", "{\"bogus\":1}", "{\"comment\":false}", "[]"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		rollback_refused(t, &t->admin, "m", "production", bad[i], MLREG_EINVALID);
-	assert_int_equal(rollback(t, &t->admin, "m", "canary", "{}", NULL), MLREG_EINVALID);
+	assert_int_equal(rollback(t, &t->admin, "m", "canary", "{}", NULL), MLREG_ENOTFOUND);
 	assert_int_equal(rollback(t, &t->admin, "nope", "production", "{}", NULL), MLREG_ENOTFOUND);
 	assert_int_equal(assert_chain(t, "m", "production"), 4);
 	assert_audit_ok(t);

@@ -612,7 +612,6 @@ static void policy_refusals(void **state)
 		"{\"from\":\"staging\",\"soak\":\"soon\"}",
 		"{\"from\":\"staging\",\"soak\":60}",
 		"{\"from\":\"production\"}",
-		"{\"from\":\"canary\"}",
 		"{\"from\":\"Staging\"}",
 		"{\"from\":5}",
 		"{\"same_schema\":\"yes\"}",
@@ -631,6 +630,8 @@ static void policy_refusals(void **state)
 			fail_msg("expected MLREG_EINVALID for policy %s", bad[i]);
 		assert_null(o);
 	}
+	/* a well-formed but unconfigured stage is not found, like everywhere */
+	assert_int_equal(policy_put(t, "m", "production", "{\"from\":\"canary\"}", NULL), MLREG_ENOTFOUND);
 	/* too many metric expressions */
 	{
 		char body[8192];
@@ -640,8 +641,8 @@ static void policy_refusals(void **state)
 		snprintf(body + used, sizeof(body) - used, "]}");
 		assert_int_equal(policy_put(t, "m", "production", body, NULL), MLREG_EINVALID);
 	}
-	/* unknown or invalid stage, invalid model */
-	assert_int_equal(policy_put(t, "m", "canary", "{}", NULL), MLREG_EINVALID);
+	/* unknown stage (not found), invalid stage, invalid model */
+	assert_int_equal(policy_put(t, "m", "canary", "{}", NULL), MLREG_ENOTFOUND);
 	assert_int_equal(policy_put(t, "m", "Prod", "{}", NULL), MLREG_EINVALID);
 	assert_int_equal(policy_put(t, "Bad", "production", "{}", NULL), MLREG_EINVALID);
 	assert_int_equal(policy_put(t, "**", "production", "{}", NULL), MLREG_EINVALID);
