@@ -26,7 +26,6 @@
  * Small files missing from the cache are hashed first, 4 at a time.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +38,7 @@
 #include "cli/digests.h"
 #include "cli/pool.h"
 #include "cli/upload.h"
+#include "cli/walk.h"
 #include "util/json.h"
 
 #define MAX_FILES 100000
@@ -87,26 +87,11 @@ typedef struct {
 	atomic_uint_least64_t wasted; /* bytes sent by speculative uploads that were not needed */
 } push_state;
 
-static const char *kind_of(mode_t m)
-{
-	if (S_ISLNK(m))
-		return "a symbolic link";
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	if (S_ISCHR(m) || S_ISBLK(m))
-		return "a device";
-	return "not a regular file";
-}
-
 static int add_file(push_state *st, const char *abs, const char *rel, const struct stat *sb)
 {
 	push_file *f;
 	if (st->nfiles >= MAX_FILES)
 		return mlreg_error_set(MLREG_ETOOBIG, "cannot push more than %d files", MAX_FILES);
-	if (!util_manifest_path_valid(rel))
-		return mlreg_error_set(MLREG_EINVALID, "cannot push '%s': the name is not a valid manifest path", abs);
 	if (st->nfiles == st->cap) {
 		size_t ncap = st->cap ? st->cap * 2 : 64;
 		push_file *p = realloc(st->files, ncap * sizeof(*p));
@@ -131,96 +116,15 @@ static int add_file(push_state *st, const char *abs, const char *rel, const stru
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int on_file(void *arg, const char *abs, const char *rel, const struct stat *sb)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return add_file(arg, abs, rel, sb);
 }
 
-/* Add every regular file under abs (manifest prefix rel, NULL at the top),
- * in byte order of names so the walk is deterministic. */
-static int walk(push_state *st, const char *abs, const char *rel)
-{
-	DIR *d = opendir(abs);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	util_buf ca, cr;
-	int error = 0;
-
-	util_buf_init(&ca, 1 << 16);
-	util_buf_init(&cr, 1 << 16);
-	if (!d)
-		return mlreg_error_set(MLREG_EIO, "cannot open folder '%s': %s", abs, strerror(errno));
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			char **p = realloc(names, ncap * sizeof(*p));
-			if (!p) {
-				error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
-				goto done;
-			}
-			names = p;
-			cap = ncap;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
-			goto done;
-		}
-		n++;
-	}
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		struct stat sb;
-		util_buf_release(&ca);
-		util_buf_release(&cr);
-		if ((error = util_buf_printf(&ca, "%s/%s", abs, names[i])) < 0 ||
-		    (error = util_buf_printf(&cr, "%s%s%s", rel ? rel : "", rel ? "/" : "", names[i])) < 0)
-			goto done;
-		if (lstat(ca.ptr, &sb) < 0) {
-			error = mlreg_error_set(MLREG_EIO, "cannot read '%s': %s", ca.ptr, strerror(errno));
-			goto done;
-		}
-		if (S_ISDIR(sb.st_mode))
-			error = walk(st, ca.ptr, cr.ptr);
-		else if (S_ISREG(sb.st_mode))
-			error = add_file(st, ca.ptr, cr.ptr, &sb);
-		else
-			error = mlreg_error_set(MLREG_EINVALID,
-						"cannot push '%s': it is %s (only regular files and folders are pushed)",
-						ca.ptr, kind_of(sb.st_mode));
-		if (error < 0)
-			goto done;
-	}
-done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	util_buf_release(&ca);
-	util_buf_release(&cr);
-	return error;
-}
-
+/* Every regular file under path (walk.c refuses anything else). */
 static int collect(push_state *st, const char *path)
 {
-	struct stat sb;
-	const char *base;
-	if (lstat(path, &sb) < 0)
-		return mlreg_error_set(MLREG_EIO, "cannot push '%s': %s", path, strerror(errno));
-	if (S_ISDIR(sb.st_mode)) {
-		int error = walk(st, path, NULL);
-		if (error == 0 && st->nfiles == 0)
-			return mlreg_error_set(MLREG_EINVALID, "cannot push '%s': the folder holds no files", path);
-		return error;
-	}
-	if (!S_ISREG(sb.st_mode))
-		return mlreg_error_set(MLREG_EINVALID, "cannot push '%s': it is %s (only regular files and folders are pushed)",
-				       path, kind_of(sb.st_mode));
-	base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	return add_file(st, path, base, &sb);
+	return cli_walk(path, "push", "pushed", on_file, st);
 }
 
 /* Hash file i (a cache miss), recording the digest in the cache when the
