@@ -47,8 +47,12 @@ typedef struct {
 typedef struct {
 	const char *name;
 	int id;          /* returned by cli_args_next(); must be > 1 */
-	bool has_value;
+	int has_value;   /* false, true, or CLI_VALUE_OPTIONAL */
 } cli_option;
+
+/* has_value of an option whose value is optional: "--git" alone (value
+ * NULL) or "--git=DIR", never the next argument, which stays positional. */
+enum { CLI_VALUE_OPTIONAL = 2 };
 
 typedef struct cli_cmd_entry cli_cmd_entry;
 struct cli_cmd_entry {
@@ -80,7 +84,8 @@ typedef struct {
 } cli_args;
 
 void cli_args_init(cli_args *a, const char *cmd, const cli_option *opts, int argc, char **argv);
-/* Next argument: an option id (value in a->value when it takes one),
+/* Next argument: an option id (value in a->value when it takes one; NULL
+ * for an optional value not given),
  * CLI_ARGS_POS (a->value is the argument), CLI_ARGS_END, or MLREG_EUSAGE
  * for an unknown option or a missing value. */
 int cli_args_next(cli_args *a);

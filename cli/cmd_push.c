@@ -24,6 +24,11 @@
  *     price is at most a hash-time's worth of bytes sent for nothing, paid
  *     only on a cache miss for content the registry has (--no-speculate).
  * Small files missing from the cache are hashed first, 4 at a time.
+ *
+ * The lineage flags (--dataset, --parent, --git, --run) live in
+ * lineage_push.c; they are resolved after the walk and before any hashing
+ * of the model or upload, so a bad dataset or a refused dirty tree costs
+ * nothing on the registry.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +41,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/digests.h"
+#include "cli/lineage_push.h"
 #include "cli/pool.h"
 #include "cli/upload.h"
 #include "cli/walk.h"
@@ -577,10 +583,11 @@ static const cli_option push_options[] = {
 	{"description", OPT_DESCRIPTION, true},
 	{"no-cache", OPT_NO_CACHE, false},
 	{"no-speculate", OPT_NO_SPECULATE, false},
+	CLI_LINEAGE_OPTIONS,
 	{NULL, 0, false},
 };
 
-static int print_result(const push_state *st, const cJSON *v)
+static int print_result(const push_state *st, const cli_lineage *lin, const cJSON *v)
 {
 	const char *model = cli_json_text(v, "model", "?"), *digest = cli_json_text(v, "digest", "?");
 	int64_t version = cli_json_int(v, "version", 0), size = cli_json_int(v, "size", 0);
@@ -613,16 +620,26 @@ static int print_result(const push_state *st, const cJSON *v)
 	}
 	printf("pushed %s:%lld %s (%zu files, %lld bytes, uploaded %llu bytes)\n", model, (long long)version,
 	       digest, st->nfiles, (long long)size, (unsigned long long)up_bytes);
+	if (cli_lineage_given(lin)) {
+		util_buf line;
+		int error;
+		util_buf_init(&line, 4096);
+		if ((error = cli_lineage_summary(lin, &line)) == 0)
+			printf("%s\n", line.ptr);
+		util_buf_release(&line);
+		return error;
+	}
 	return 0;
 }
 
 static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	push_state st;
+	cli_lineage lin;
 	cli_args a;
 	cli_response resp;
 	cJSON *body = cJSON_CreateObject(), *metrics = cJSON_CreateObject(), *params = cJSON_CreateObject(),
-	      *tags = cJSON_CreateObject();
+	      *tags = cJSON_CreateObject(), *lineage = NULL;
 	const char *model = NULL, *path = NULL, *description = NULL, *env;
 	bool use_cache = true;
 	int rc, error = 0;
@@ -630,6 +647,7 @@ static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 
 	memset(&st, 0, sizeof(st));
 	memset(&resp, 0, sizeof(resp));
+	cli_lineage_init(&lin);
 	st.cfg = cfg;
 	st.speculate = true;
 	/* Hashing a speculating file competes with the uploads (and, on one
@@ -663,11 +681,15 @@ static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 			else
 				error = cli_usage_error(self->name, "unexpected argument '%s'", a.value);
 			break;
-		default: error = rc; break;
+		default:
+			error = CLI_LINEAGE_IS_OPTION(rc) ? cli_lineage_option(&lin, self->name, rc, a.value) : rc;
+			break;
 		}
 		if (error < 0)
 			goto done;
 	}
+	if ((error = cli_lineage_check(&lin, self->name)) < 0)
+		goto done;
 	if (!model || !path) {
 		error = cli_usage_error(self->name, "expected MODEL and PATH");
 		goto done;
@@ -679,6 +701,9 @@ static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 	if ((error = collect(&st, path)) < 0)
 		goto done;
 	if (use_cache && (error = cli_digest_cache_open(&st.cache, NULL)) < 0)
+		goto done;
+	/* datasets and git first: a refusal there costs no upload */
+	if ((error = cli_lineage_resolve(&lin, st.cache)) < 0)
 		goto done;
 	for (size_t i = 0; i < st.nfiles; i++) {
 		push_file *f = &st.files[i];
@@ -693,8 +718,11 @@ static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 	    (error = cli_pool_run(st.nblobs, WORKERS, head_one, &st)) < 0 || (error = transfer(&st, true)) < 0 ||
 	    (error = dedupe(&st)) < 0)
 		goto done;
-	if ((error = build_body(&st, body)) < 0)
+	if ((error = build_body(&st, body)) < 0 || (error = cli_lineage_json(&lin, &lineage)) < 0)
 		goto done;
+	if (lineage)
+		cJSON_AddItemToObject(body, "lineage", lineage);
+	lineage = NULL;
 	cJSON_AddItemToObject(body, "metrics", metrics);
 	cJSON_AddItemToObject(body, "params", params);
 	cJSON_AddItemToObject(body, "tags", tags);
@@ -707,7 +735,7 @@ static int cmd_push_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 		error = cli_error_wrap(error, "cannot create a version of '%s'", model);
 		goto done;
 	}
-	error = print_result(&st, resp.body);
+	error = print_result(&st, &lin, resp.body);
 done:
 	if (st.cache) {
 		/* The registry refused bytes for a digest: if it came from the
@@ -740,13 +768,16 @@ done:
 	cJSON_Delete(metrics);
 	cJSON_Delete(params);
 	cJSON_Delete(tags);
+	cJSON_Delete(lineage);
+	cli_lineage_release(&lin);
 	return error;
 }
 
 const cli_cmd_entry cli_cmd_push_entry = {
 	.name = "push",
 	.usage = "MODEL PATH [--metric k=v]... [--param k=v]... [--tag k=v]... [--description TEXT]\n"
-		 "       [--no-cache] [--no-speculate]",
+		 "       [--no-cache] [--no-speculate] [--dataset NAME=PATH|URI[@sha256:HEX]]...\n"
+		 "       [--parent REF]... [--git[=DIR] [--require-clean]] [--run ID [--run-url URL]]",
 	.summary = "register a new version of MODEL from a file or folder",
 	.help = "options:\n"
 		"  --metric KEY=NUMBER   record a metric (repeatable)\n"
@@ -756,6 +787,17 @@ const cli_cmd_entry cli_cmd_push_entry = {
 		"  --no-cache            hash every file; do not read or write the digest cache\n"
 		"                        (also MLREG_NO_DIGEST_CACHE=1)\n"
 		"  --no-speculate        hash large files before uploading them, not meanwhile\n"
+		"\nlineage (recorded with the version, never changed afterwards):\n"
+		"  --dataset NAME=PATH   trained on the file or folder PATH, sent as its digest\n"
+		"                        (a folder's: that of the canonical manifest of its files)\n"
+		"  --dataset NAME=URI    trained on what a scheme:// URI names, identified by the URI\n"
+		"                        (append @sha256:HEX to identify either by that digest; a\n"
+		"                        PATH must then hash to it, else exit 6); repeatable\n"
+		"  --parent REF          derived from that version (repeatable; 404 = exit 5)\n"
+		"  --git[=DIR]           the git commit, branch, origin URL and changed paths of\n"
+		"                        the repository holding DIR (default .)\n"
+		"  --require-clean       with --git: refuse (exit 3) when the work tree has changes\n"
+		"  --run ID              the training run; --run-url URL its page\n"
 		"\nOnly blobs the registry lacks are uploaded; files of 32 MiB and more go\n"
 		"through resumable upload sessions.  Digests of files unchanged since the\n"
 		"last push (same inode, size, mtime and ctime) come from a local cache,\n"
@@ -764,6 +806,7 @@ const cli_cmd_entry cli_cmd_push_entry = {
 		"upload stops and the bytes sent so far count as uploaded.  Symbolic links,\n"
 		"devices, FIFOs and sockets are refused before anything is uploaded.\n"
 		"\noutput: pushed MODEL:VERSION DIGEST (N files, X bytes, uploaded Y bytes)\n"
+		"        lineage: 2 datasets, 1 parent, commit abc1234 (main, dirty), run ID\n"
 		"--json:  {\"model\",\"version\",\"digest\",\"size\"}\n",
 	.options = push_options,
 	.exec = cmd_push_exec,

@@ -74,6 +74,10 @@ int cli_args_next(cli_args *a)
 		a->value = NULL;
 		return o->id;
 	}
+	if (o->has_value == CLI_VALUE_OPTIONAL) {
+		a->value = eq ? eq + 1 : NULL;
+		return o->id;
+	}
 	if (eq) {
 		a->value = eq + 1;
 	} else {

@@ -262,7 +262,7 @@ static int strip_globals(global_flags *g, const cli_cmd_entry *e, int argc, char
 		}
 		o = cli_option_find(e->options, a);
 		v[n++] = argv[i++];
-		if (o && o->has_value && !strchr(a, '=') && i < argc)
+		if (o && o->has_value == true && !strchr(a, '=') && i < argc)
 			v[n++] = argv[i++];
 	}
 	*out_argc = n;
