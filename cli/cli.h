@@ -224,6 +224,7 @@ extern const cli_cmd_entry cli_cmd_gate_entry;
 extern const cli_cmd_entry cli_cmd_promote_entry;
 extern const cli_cmd_entry cli_cmd_rollback_entry;
 extern const cli_cmd_entry cli_cmd_history_entry;
+extern const cli_cmd_entry cli_cmd_lineage_entry;
 extern const cli_cmd_entry cli_cmd_webhook_add_entry;
 extern const cli_cmd_entry cli_cmd_webhook_ls_entry;
 extern const cli_cmd_entry cli_cmd_webhook_rm_entry;

@@ -56,8 +56,7 @@ bool cli_lineage_given(const cli_lineage *l)
 	return l->ndatasets || l->nparents || l->git_dir || l->run_id;
 }
 
-/* 1-128 letters, digits and "._-/" (docs/api.md). */
-static bool dataset_name_valid(const char *s, size_t n)
+bool cli_lineage_dataset_name_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > NAME_MAX_LEN)
 		return false;
@@ -96,7 +95,7 @@ static int add_dataset(cli_lineage *l, const char *cmd, const char *spec)
 		return cli_usage_error(cmd, "at most %d --dataset flags", CLI_LINEAGE_MAX_DATASETS);
 	if (!eq || !eq[1])
 		return cli_usage_error(cmd, "invalid --dataset '%s': expected NAME=PATH or NAME=URI", spec);
-	if (!dataset_name_valid(spec, (size_t)(eq - spec)))
+	if (!cli_lineage_dataset_name_valid(spec, (size_t)(eq - spec)))
 		return cli_usage_error(cmd, "invalid dataset name in '%s': 1 to %d letters, digits, '.', '_', '-' or '/'",
 				       spec, NAME_MAX_LEN);
 	value = eq + 1;

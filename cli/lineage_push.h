@@ -69,6 +69,10 @@ typedef struct {
 	bool resolved;
 } cli_lineage;
 
+/* A dataset name (the n bytes at s): 1 to 128 letters, digits and
+ * "._-/" (docs/api.md). */
+bool cli_lineage_dataset_name_valid(const char *s, size_t n);
+
 void cli_lineage_init(cli_lineage *l);
 /* Free what l holds; l may be released twice. */
 void cli_lineage_release(cli_lineage *l);

@@ -24,11 +24,11 @@ static const cli_cmd_entry *const commands[] = {
 	&cli_cmd_stages_set_entry,    &cli_cmd_alias_set_entry,     &cli_cmd_alias_rm_entry,
 	&cli_cmd_policy_set_entry,    &cli_cmd_policy_show_entry,   &cli_cmd_policy_rm_entry,
 	&cli_cmd_approve_entry,       &cli_cmd_gate_entry,          &cli_cmd_promote_entry,
-	&cli_cmd_rollback_entry,      &cli_cmd_history_entry,       &cli_cmd_gc_entry,
-	&cli_cmd_fsck_entry,          &cli_cmd_token_create_entry,  &cli_cmd_token_ls_entry,
-	&cli_cmd_token_revoke_entry,  &cli_cmd_audit_entry,         &cli_cmd_audit_verify_entry,
-	&cli_cmd_audit_export_entry,  &cli_cmd_webhook_add_entry,   &cli_cmd_webhook_ls_entry,
-	&cli_cmd_webhook_rm_entry,    &cli_cmd_webhook_deliveries_entry,
+	&cli_cmd_rollback_entry,      &cli_cmd_history_entry,       &cli_cmd_lineage_entry,
+	&cli_cmd_gc_entry,            &cli_cmd_fsck_entry,          &cli_cmd_token_create_entry,
+	&cli_cmd_token_ls_entry,      &cli_cmd_token_revoke_entry,  &cli_cmd_audit_entry,
+	&cli_cmd_audit_verify_entry,  &cli_cmd_audit_export_entry,  &cli_cmd_webhook_add_entry,
+	&cli_cmd_webhook_ls_entry,    &cli_cmd_webhook_rm_entry,    &cli_cmd_webhook_deliveries_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
