@@ -52,7 +52,9 @@ typedef struct {
 	int64_t webhook_backoff_ms;     /* delay after the first failed attempt, doubled each time */
 	int64_t webhook_backoff_max_ms; /* ceiling of that delay */
 	int64_t webhook_poll_ms;        /* longest sleep between looks at the outbox */
-	int64_t webhook_grace_ms;       /* how long an attempt in flight may run once shutdown begins */
+	int64_t webhook_grace_ms;
+	int64_t lineage_max_depth;      /* edges a lineage walk follows at most */
+	int64_t lineage_max_nodes;      /* nodes a lineage answer holds at most */       /* how long an attempt in flight may run once shutdown begins */
 	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
 } api_config;
 
@@ -129,6 +131,7 @@ extern const api_route api_routes_blobs[];
 extern const api_route api_routes_models[];
 extern const api_route api_routes_admin[];
 extern const api_route api_routes_promo[];
+extern const api_route api_routes_lineage[];
 extern const api_route api_routes_webhooks[];
 /* Streaming sinks of API_STREAM_* routes. */
 int api_blob_sink_open(api_req *q);

@@ -39,11 +39,28 @@ static char *url_part(CURLU *u, CURLUPart part, unsigned flags)
 	return v;
 }
 
+/* "localhost" and names under ".localhost" are loopback by definition
+ * (RFC 6761 section 6.3), whatever this machine's resolver says - a
+ * minimal system may not resolve them at all. */
+static bool loopback_name(const char *host)
+{
+	size_t n = strlen(host);
+	if (n && host[n - 1] == '.')
+		n--;
+	return (n == 9 && !strncasecmp(host, "localhost", 9)) ||
+	       (n > 10 && !strncasecmp(host + n - 10, ".localhost", 10));
+}
+
 /* Every address host resolves to must be public. */
 static int check_host(const char *url, const char *host, const char *port)
 {
 	struct addrinfo hints, *res = NULL;
 	int g, rc = 0;
+	if (loopback_name(host))
+		return mlreg_error_set(MLREG_EINVALID,
+				       "webhook url '%.200s' refused: host '%s' is a loopback name (allowed only when the "
+				       "server runs with --webhook-allow-private)",
+				       url, host);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC; /* both families: curl may use either */
 	hints.ai_socktype = SOCK_STREAM;

@@ -142,7 +142,7 @@ static void pool_stop(struct api_pool *pool)
 /* route table                                                         */
 /* ------------------------------------------------------------------ */
 static const api_route *const tables[] = {api_routes_blobs, api_routes_models, api_routes_admin, api_routes_promo,
-					   api_routes_webhooks};
+					   api_routes_webhooks, api_routes_lineage};
 static const api_route *flat[128];
 static int nflat;
 
@@ -732,6 +732,8 @@ static void usage(FILE *f)
 		"  --webhook-max-attempts N  attempts before a delivery is marked failed (default 15)\n"
 		"  --webhook-poll DUR     longest sleep between looks at the outbox (default 1s)\n"
 		"  --webhook-shutdown-grace DUR  how long a delivery in flight may finish at shutdown (default 2s)\n"
+		"  --lineage-max-depth N  edges a lineage query follows at most (default 64)\n"
+		"  --lineage-max-nodes N  nodes a lineage answer holds at most (default 100000)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
@@ -786,6 +788,7 @@ static int parse_flags(int argc, char **argv, api_config *c)
 		{"webhook-backoff", required_argument, 0, 'B'}, {"webhook-backoff-max", required_argument, 0, 'M'},
 		{"webhook-max-attempts", required_argument, 0, 'A'}, {"webhook-poll", required_argument, 0, 'O'},
 		{"webhook-shutdown-grace", required_argument, 0, 'G'},
+		{"lineage-max-depth", required_argument, 0, 'D'}, {"lineage-max-nodes", required_argument, 0, 'N'},
 		{0, 0, 0, 0}};
 	int o;
 	int64_t v;
@@ -826,6 +829,13 @@ static int parse_flags(int argc, char **argv, api_config *c)
 			else return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s'", optarg);
 			break;
 		case 'P': c->webhook_allow_private = true; break;
+		case 'D':
+		case 'N':
+			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > (o == 'D' ? 100000 : 10000000))
+				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a number from 1 to %s", o == 'D' ? "lineage-max-depth" : "lineage-max-nodes",
+						       o == 'D' ? "100000" : "10000000");
+			*(o == 'D' ? &c->lineage_max_depth : &c->lineage_max_nodes) = v;
+			break;
 		case 'T':
 		case 'G':
 		case 'B':
@@ -863,6 +873,7 @@ int api_server_main(int argc, char **argv)
 		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
 		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
 		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
+		.lineage_max_depth = 64, .lineage_max_nodes = 100000,
 	};
 	api_server s;
 	struct api_pool pool;

@@ -910,6 +910,7 @@ static void ops_fill(void)
 {
 	sq_promo_ops(&sq_ops);
 	sq_webhook_ops(&sq_ops);
+	sq_lineage_ops(&sq_ops);
 }
 
 int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, reg_meta **out)

@@ -162,6 +162,16 @@ static int finish(reg_registry *r, reg_tx *tx, int rc)
 }
 
 /* ---- resolving ---- */
+int reg_resolve_in(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t *number, int64_t *vid)
+{
+	char status[16];
+	int64_t mid;
+	int rc;
+	if ((rc = model_of(r, tx, ref->model, &mid)) < 0 || (rc = resolve_tx(r, tx, ref, mid, number)) < 0)
+		return rc;
+	return META(r)->version_lookup(tx, ref->model, *number, vid, status, sizeof(status));
+}
+
 int reg_resolve(reg_registry *r, const util_ref *ref, int64_t *number)
 {
 	reg_tx *tx = NULL;

@@ -223,6 +223,21 @@ int reg_outbox_pending(reg_registry *r, int64_t *count);
 int reg_outbox_record(reg_registry *r, int64_t outbox_id, int64_t attempt, int status, const char *error,
 		      const char *outcome, int64_t next_at); /* (blocking) */
 
+/* ---- lineage (lineage.c) ---- */
+typedef struct {
+	const char *ref;       /* a version REF, or */
+	const char *dataset;   /* a dataset name, sha256:<hex> or uri:<uri>, or */
+	const char *commit;    /* a commit sha */
+	bool down;             /* what was made from the root (else what made it) */
+	int64_t depth;         /* edges to follow; <= 0: max_depth */
+	int64_t max_depth, max_nodes;
+} reg_lineage_query;
+/* {"root","direction","depth","truncated","nodes":[…],"edges":[…]} */
+int reg_lineage(reg_registry *r, const reg_lineage_query *q, cJSON **out);
+int reg_dataset_list(reg_registry *r, const char *name, int64_t limit, int64_t offset, cJSON **out);
+/* id: sha256:<hex> or uri:<uri>; with "dependents" (transitively) */
+int reg_dataset_get(reg_registry *r, const char *id, int64_t max_nodes, cJSON **out);
+
 /* ---- archive (archive.c): a version as a tar stream, pulled in chunks ---- */
 typedef struct reg_archive reg_archive;
 int reg_archive_open(reg_registry *r, const char *model, int64_t number, reg_archive **out);

@@ -29,6 +29,13 @@ struct reg_registry {
 };
 
 void reg_uploads_clear(reg_registry *r);
+/* Resolve any ref to an existing (possibly deleted) version inside tx. */
+int reg_resolve_in(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t *number, int64_t *vid);
+/* Lineage of a version being created (lineage.c): check the body's
+ * "lineage" before the transaction, record it inside. */
+int reg_lineage_validate(const cJSON *lineage);
+int reg_lineage_record(reg_registry *r, reg_tx *tx, const char *model, int64_t number, int64_t vid,
+		       const cJSON *lineage, cJSON *audit_details);
 /* Evaluate stage's gate for a version inside tx (gate.c). */
 int reg_gate_eval(reg_registry *r, reg_tx *tx, const char *model, int64_t model_id, int64_t version_id,
 		  const char *stage, cJSON **out, bool *passed);

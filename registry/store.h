@@ -105,6 +105,8 @@ typedef struct {
 } reg_audit_row;
 
 typedef int (*reg_audit_cb)(const reg_audit_row *row, void *ctx);
+/* one lineage edge seen from a node: the node at its other end */
+typedef int (*reg_edge_cb)(int64_t other, const char *relation, const char *attrs, void *ctx);
 typedef int (*reg_digest_cb)(const char *digest, uint64_t size, int64_t created_at, void *ctx);
 
 typedef struct {
@@ -231,6 +233,22 @@ typedef struct {
 			     const char *outcome, int64_t next_at);
 	/* pending rows of live webhooks (the /metrics gauge) */
 	int (*outbox_pending)(reg_tx *tx, int64_t *count);
+
+	/* lineage graph (meta_sqlite_lineage.c); kinds version|dataset|commit|run */
+	int (*lineage_node_ensure)(reg_tx *tx, const char *kind, const char *key, int64_t version_id, const char *attrs,
+				   int64_t *id);
+	/* ENOTFOUND when there is no such node */
+	int (*lineage_node_find)(reg_tx *tx, const char *kind, const char *key, int64_t *id);
+	int (*lineage_edge_add)(reg_tx *tx, int64_t src, int64_t dst, const char *relation, const char *attrs);
+	int (*dataset_name_add)(reg_tx *tx, int64_t node_id, const char *name);
+	/* ids of the dataset nodes carrying name, as a JSON array of numbers */
+	int (*dataset_by_name)(reg_tx *tx, const char *name, cJSON **ids);
+	/* up: the edges from id to what made it; down: the edges into id */
+	int (*lineage_edges_of)(reg_tx *tx, int64_t id, bool up, reg_edge_cb cb, void *ctx);
+	/* {"id","kind","label",…} as docs/api.md "Lineage" shows */
+	int (*lineage_node_get)(reg_tx *tx, int64_t id, cJSON **out);
+	/* {"datasets":[{"id","digest"|"uri","names","versions"}],"next_page_token"} */
+	int (*dataset_list)(reg_tx *tx, const char *name, int64_t limit, int64_t offset, cJSON **out);
 
 	/* idempotency keys: MLREG_ENOTFOUND when unseen */
 	int (*idem_get)(reg_tx *tx, const char *principal, const char *key, char req_hash[65], int *status, char **response);

@@ -244,7 +244,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		return mlreg_error_set(MLREG_EINVALID, "request body must be a JSON object");
 	if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > 200))
 		return mlreg_error_set(MLREG_EINVALID, "Idempotency-Key must be 1 to 200 characters");
-	if ((rc = validate_metadata(body)) < 0 ||
+	if ((rc = validate_metadata(body)) < 0 || (rc = reg_lineage_validate(cJSON_GetObjectItem(body, "lineage"))) < 0 ||
 	    (rc = reg_manifest_normalise(cJSON_GetObjectItem(body, "files"), r->cfg.max_files, &files, &total)) < 0)
 		return rc;
 	req_text = cJSON_PrintUnformatted(body);
@@ -354,6 +354,10 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		cJSON_AddNumberToObject(details, "size", (double)total);
 		cJSON_AddNumberToObject(details, "files", cJSON_GetArraySize(files));
 		if (created && (rc = reg_audit_append(r->meta, tx, who->principal, "model.create", model, model, NULL)) < 0) {
+			cJSON_Delete(details);
+			goto done;
+		}
+		if ((rc = reg_lineage_record(r, tx, model, number, vid, cJSON_GetObjectItem(body, "lineage"), details)) < 0) {
 			cJSON_Delete(details);
 			goto done;
 		}

@@ -51,6 +51,19 @@
 --               the change; the sender moves it pending -> delivered|failed
 --               (dropped when its webhook is removed).
 -- deliveries    one row per delivery attempt (the delivery log).
+--
+-- Lineage (0003):
+-- lineage_nodes  one row per thing in the graph: kind version (key
+--                'MODEL:N', version_id set), dataset (key 'sha256:<hex>' or
+--                'uri:<uri>'), commit (key: the sha), run (key: its id);
+--                attrs is JSON (a run's url).  Written at push, never
+--                changed; a tombstoned version keeps its node.
+-- lineage_edges  from a version (src) to what made it (dst): trained_on,
+--                derived_from, built_from (attrs: branch, remote, dirty,
+--                changed), produced_by.  The primary key serves upstream
+--                walks, lineage_edges_dst downstream (impact) walks.
+-- dataset_names  labels of dataset nodes: one content may have several
+--                names, one name several contents over time.
 
 
 CREATE TABLE tokens (
@@ -269,3 +282,29 @@ CREATE TABLE deliveries (
     outcome    TEXT    NOT NULL CHECK (outcome IN ('delivered','retry','failed'))
 );
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
+
+CREATE TABLE lineage_nodes (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL CHECK (kind IN ('version','dataset','commit','run')),
+    key        TEXT    NOT NULL,
+    version_id INTEGER REFERENCES versions(id),
+    attrs      TEXT    NOT NULL DEFAULT '{}',
+    UNIQUE (kind, key)
+);
+CREATE UNIQUE INDEX lineage_nodes_version ON lineage_nodes(version_id) WHERE version_id IS NOT NULL;
+
+CREATE TABLE lineage_edges (
+    src      INTEGER NOT NULL REFERENCES lineage_nodes(id),
+    dst      INTEGER NOT NULL REFERENCES lineage_nodes(id),
+    relation TEXT    NOT NULL CHECK (relation IN ('trained_on','derived_from','built_from','produced_by')),
+    attrs    TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (src, dst, relation)
+) WITHOUT ROWID;
+CREATE INDEX lineage_edges_dst ON lineage_edges(dst, src);
+
+CREATE TABLE dataset_names (
+    name    TEXT    NOT NULL,
+    node_id INTEGER NOT NULL REFERENCES lineage_nodes(id),
+    PRIMARY KEY (name, node_id)
+) WITHOUT ROWID;
+CREATE INDEX dataset_names_node ON dataset_names(node_id);

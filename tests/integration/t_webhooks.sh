@@ -144,9 +144,12 @@ for url in "http://127.0.0.1:$RP/hook" "http://10.0.0.1/hook" "http://169.254.16
 	msg=$(jq_ 'j["error"]["message"]' "$BODY")
 	assert_contains "$msg" "--webhook-allow-private" "$url: the message names the flag"
 done
-# the message names the address the host resolved to
+# localhost is loopback by name: refused without asking the resolver
 hook_add '{"url":"http://localhost:'"$RP"'/hook","events":["push"]}'
-assert_match "$(jq_ 'j["error"]["message"]' "$BODY")" "resolves to (127\.0\.0\.1|::1)" "localhost: the address is named"
+assert_contains "$(jq_ 'j["error"]["message"]' "$BODY")" "'localhost' is a loopback name" "localhost: refused by name"
+# a literal address is named in the message
+hook_add '{"url":"http://127.0.0.2:'"$RP"'/hook","events":["push"]}'
+assert_match "$(jq_ 'j["error"]["message"]' "$BODY")" "resolves to 127\.0\.0\.2" "the address is named"
 hook_add '{"url":"http://169.254.169.254/latest/meta-data/","events":["push"]}'
 assert_contains "$(jq_ 'j["error"]["message"]' "$BODY")" "169.254.169.254" "metadata address named"
 

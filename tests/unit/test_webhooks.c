@@ -63,6 +63,9 @@ static void url_private_addresses(void **state)
 		{"HTTP://192.168.1.1/", "192.168.1.1"},
 		{"http://100.64.1.1/", "100.64.1.1"},
 		{"http://localhost:1234/", "localhost"},
+		/* loopback by name, refused without asking a resolver that may not know them */
+		{"http://LocalHost./", "LocalHost."},
+		{"http://api.localhost:8080/", "api.localhost"},
 	};
 	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
 		refused(urls[i][0], false, urls[i][1]);
