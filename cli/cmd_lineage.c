@@ -57,15 +57,16 @@ static int parse_format(const char *cmd, const char *s, lineage_format *out)
 	return 0;
 }
 
-/* 4 to 64 hex digits, kept lowercase: a full id or an abbreviation. */
+/* A full object id (40 hex digits, 64 for SHA-256 repositories), kept
+ * lowercase: the registry stores commits whole (`git rev-parse HEAD`). */
 static int parse_commit(const char *cmd, const char *s, char out[65])
 {
 	size_t n = strlen(s);
-	if (n < 4 || n > 64)
-		return cli_usage_error(cmd, "invalid commit '%s': expected 4 to 64 hex digits", s);
+	if (n != 40 && n != 64)
+		return cli_usage_error(cmd, "invalid commit '%s': expected the full id, 40 (or 64) hex digits", s);
 	for (size_t i = 0; i < n; i++) {
 		if (!isxdigit((unsigned char)s[i]))
-			return cli_usage_error(cmd, "invalid commit '%s': expected 4 to 64 hex digits", s);
+			return cli_usage_error(cmd, "invalid commit '%s': expected the full id, 40 (or 64) hex digits", s);
 		out[i] = (char)tolower((unsigned char)s[i]);
 	}
 	out[n] = '\0';
@@ -83,8 +84,16 @@ static int parse_dataset(const char *cmd, const char *s, lineage_args *la)
 		la->dataset = la->digest;
 		return 0;
 	}
+	if (!strncmp(s, "uri:", 4)) {
+		/* a dataset known by its URI, as in /api/v1/datasets/{id} */
+		if (!strstr(s + 4, "://"))
+			return cli_usage_error(cmd, "invalid dataset '%s': uri: takes a scheme://… URI", s);
+		la->dataset = s;
+		return 0;
+	}
 	if (!cli_lineage_dataset_name_valid(s, strlen(s)))
-		return cli_usage_error(cmd, "invalid dataset '%s': a name (letters, digits, '._-/') or sha256:<64 hex>", s);
+		return cli_usage_error(cmd, "invalid dataset '%s': a name (letters, digits, '._-/'), sha256:<64 hex> or uri:<uri>",
+				       s);
 	la->dataset = s;
 	return 0;
 }
@@ -194,7 +203,7 @@ done:
 const cli_cmd_entry cli_cmd_lineage_entry = {
 	.name = "lineage",
 	.usage = "REF [--up|--down] [--depth N] [--format text|json|dot]\n"
-		 "       mlreg lineage --dataset NAME|sha256:HEX [--down] [--depth N] [--format F]\n"
+		 "       mlreg lineage --dataset NAME|sha256:HEX|uri:URI [--down] [--depth N] [--format F]\n"
 		 "       mlreg lineage --commit SHA [--down] [--depth N] [--format F]",
 	.summary = "what a version was made from, or what was made from it",
 	.help = "options:\n"
@@ -205,8 +214,9 @@ const cli_cmd_entry cli_cmd_lineage_entry = {
 		"  --depth N       follow at most N edges from the root (default: the registry's cap)\n"
 		"  --format F      text (an indented tree), json (the registry's graph, as --json)\n"
 		"                  or dot (a Graphviz digraph: mlreg lineage fraud:3 --format dot | dot -Tsvg)\n"
-		"  --dataset D     start at a dataset: a name or its sha256:<hex> digest\n"
-		"  --commit SHA    start at a git commit (hex)\n"
+		"  --dataset D     start at a dataset: a name (every content pushed under it),\n"
+		"                  its sha256:<hex> digest, or uri:<uri> for one known by its URI\n"
+		"  --commit SHA    start at a git commit (the full 40-hex id)\n"
 		"\ntext: one node a line, indented below the node it belongs to, after the\n"
 		"relation (trained_on, derived_from, built_from, produced_by):\n"
 		"  fraud:3 [production]\n"

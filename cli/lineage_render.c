@@ -20,6 +20,7 @@
  * with the JSON (`dot -Tjson`); quoting follows Graphviz's scanner, where
  * inside quotes only \" is an escape and a backslash pair stays a pair.
  */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include "cli/lineage_render.h"
@@ -47,7 +48,10 @@ typedef struct {
 	size_t nedges;
 	size_t *adj;       /* edge indexes grouped by the node they lead on from */
 	size_t *adj_start; /* nnodes + 1 offsets into adj */
-	size_t root;
+	size_t root;       /* NONE when the root is not a node (a dataset name) */
+	const char *root_id;
+	size_t *top;       /* then: the depth-0 nodes, in the registry's order */
+	size_t ntop;
 	bool down;
 } rgraph;
 
@@ -87,6 +91,7 @@ static void graph_release(rgraph *g)
 	free(g->edges);
 	free(g->adj);
 	free(g->adj_start);
+	free(g->top);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -96,6 +101,21 @@ static size_t array_len(const cJSON *a)
 	for (const cJSON *c = a->child; c; c = c->next)
 		n++;
 	return n;
+}
+
+/* Node indexes by their position in the answer. */
+static int cmp_order(const void *a, const void *b, void *arg)
+{
+	const rgraph *g = arg;
+	size_t x = g->nodes[*(const size_t *)a].order, y = g->nodes[*(const size_t *)b].order;
+	return x < y ? -1 : x > y;
+}
+
+/* A node at depth 0: one of the roots of a query by dataset name. */
+static bool is_top(const rnode *n)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(n->obj, "depth");
+	return cJSON_IsNumber(d) && d->valuedouble == 0;
 }
 
 static int graph_index(const cJSON *graph, rgraph *g)
@@ -152,9 +172,22 @@ static int graph_index(const cJSON *graph, rgraph *g)
 			e->from_i = find_node(g, e->from);
 			e->to_i = find_node(g, e->to);
 		}
+	g->root_id = root;
 	if ((g->root = find_node(g, root)) == NONE) {
-		free(fill);
-		return malformed("the root is not among the nodes");
+		/* ?dataset=NAME: the root names every content carrying that
+		 * name; those are the nodes at depth 0 */
+		if (!(g->top = calloc(g->nnodes + 1, sizeof(*g->top)))) {
+			free(fill);
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < g->nnodes; i++)
+			if (is_top(&g->nodes[i]))
+				g->top[g->ntop++] = i;
+		qsort_r(g->top, g->ntop, sizeof(*g->top), cmp_order, g);
+		if (g->ntop == 0) {
+			free(fill);
+			return malformed("the root is not among the nodes");
+		}
 	}
 	/* counting sort of edges by the node they lead on from: stable */
 	for (size_t i = 0; i < g->nedges; i++) {
@@ -263,6 +296,9 @@ static int put_dataset(util_buf *b, const rnode *n)
 	const char *label = text_of(n->obj, "label"), *digest = text_of(n->obj, "digest"), *uri = text_of(n->obj, "uri");
 	const cJSON *names = cJSON_GetObjectItemCaseSensitive(n->obj, "names");
 	int error = util_buf_puts(b, "dataset");
+	/* the registry's label joins all names: the first one names it here */
+	if (cJSON_IsArray(names) && cJSON_IsString(names->child))
+		label = names->child->valuestring;
 	if (error == 0 && label)
 		error = chained(util_buf_puts(b, " ") || put_str(b, label));
 	if (error == 0 && digest) {
@@ -326,6 +362,20 @@ typedef struct {
 	size_t node, next, depth;
 } frame;
 
+/* "dataset train (2 contents)": the line of a root that is a name. */
+static int put_name_root(util_buf *b, const rgraph *g)
+{
+	const char *id = g->root_id;
+	int error;
+	if (!strncmp(id, "dataset:", 8))
+		error = chained(util_buf_puts(b, "dataset ") || put_str(b, id + 8));
+	else
+		error = put_str(b, id);
+	if (error == 0)
+		error = util_buf_printf(b, " (%zu content%s)\n", g->ntop, g->ntop == 1 ? "" : "s");
+	return error;
+}
+
 static int put_indent(util_buf *b, size_t depth)
 {
 	int error = 0;
@@ -336,48 +386,65 @@ static int put_indent(util_buf *b, size_t depth)
 	return error;
 }
 
+/* One line below the frame on top of the stack: its next edge, or pop. */
+static int step(const rgraph *g, util_buf *out, frame *stack, size_t *sp, bool *seen)
+{
+	frame *f = &stack[*sp - 1];
+	const redge *e;
+	size_t child, depth = f->depth + 1;
+	int error;
+	if (f->next == g->adj_start[f->node + 1]) {
+		--*sp;
+		return 0;
+	}
+	e = &g->edges[g->adj[f->next++]];
+	child = g->down ? e->from_i : e->to_i;
+	if ((error = put_indent(out, depth)) < 0 || (error = put_str(out, e->relation)) < 0 ||
+	    (error = util_buf_puts(out, " ")) < 0)
+		return error;
+	if (child == NONE) {
+		error = chained(put_str(out, g->down ? e->from : e->to) || util_buf_puts(out, " (not among the nodes)"));
+	} else {
+		error = put_node(out, g, &g->nodes[child], e);
+		if (error == 0 && seen[child]) {
+			error = util_buf_puts(out, " (see above)");
+		} else if (error == 0) {
+			seen[child] = true; /* each node is pushed once: the stack fits */
+			stack[(*sp)++] = (frame){child, g->adj_start[child], depth};
+		}
+	}
+	return error ? error : util_buf_puts(out, "\n");
+}
+
 static int render_tree(const rgraph *g, util_buf *out)
 {
 	frame *stack = calloc(g->nnodes + 1, sizeof(*stack));
 	bool *seen = calloc(g->nnodes + 1, sizeof(*seen));
-	size_t sp = 0;
+	/* the root node, or below a name every node at depth 0 in turn */
+	const size_t *roots = g->root != NONE ? &g->root : g->top;
+	size_t nroots = g->root != NONE ? 1 : g->ntop, base = g->root != NONE ? 0 : 1, sp = 0;
 	int error = 0;
 	if (!stack || !seen) {
 		error = mlreg_error_set(MLREG_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((error = put_node(out, g, &g->nodes[g->root], NULL)) < 0 || (error = util_buf_puts(out, "\n")) < 0)
+	if (g->root == NONE && (error = put_name_root(out, g)) < 0)
 		goto done;
-	seen[g->root] = true;
-	stack[sp++] = (frame){g->root, g->adj_start[g->root], 0};
-	while (sp > 0) {
-		frame *f = &stack[sp - 1];
-		const redge *e;
-		size_t child, depth = f->depth + 1;
-		if (f->next == g->adj_start[f->node + 1]) {
-			sp--;
+	for (size_t r = 0; r < nroots; r++) {
+		if ((error = put_indent(out, base)) < 0 || (error = put_node(out, g, &g->nodes[roots[r]], NULL)) < 0)
+			goto done;
+		if (seen[roots[r]]) {
+			if ((error = util_buf_puts(out, " (see above)\n")) < 0)
+				goto done;
 			continue;
 		}
-		e = &g->edges[g->adj[f->next++]];
-		child = g->down ? e->from_i : e->to_i;
-		if ((error = put_indent(out, depth)) < 0 || (error = put_str(out, e->relation)) < 0 ||
-		    (error = util_buf_puts(out, " ")) < 0)
+		if ((error = util_buf_puts(out, "\n")) < 0)
 			goto done;
-		if (child == NONE) {
-			error = put_str(out, g->down ? e->from : e->to);
-			if (error == 0)
-				error = util_buf_puts(out, " (not among the nodes)");
-		} else {
-			error = put_node(out, g, &g->nodes[child], e);
-			if (error == 0 && seen[child])
-				error = util_buf_puts(out, " (see above)");
-			else if (error == 0) {
-				seen[child] = true; /* each node is pushed once: the stack fits */
-				stack[sp++] = (frame){child, g->adj_start[child], depth};
-			}
-		}
-		if (error < 0 || (error = util_buf_puts(out, "\n")) < 0)
-			goto done;
+		seen[roots[r]] = true;
+		stack[sp++] = (frame){roots[r], g->adj_start[roots[r]], base};
+		while (sp > 0)
+			if ((error = step(g, out, stack, &sp, seen)) < 0)
+				goto done;
 	}
 done:
 	free(stack);
@@ -466,7 +533,7 @@ static int dot_node(util_buf *out, const rgraph *g, const cJSON *obj, const char
 	    (error = put_dot_id(out, n.id)) == 0 && (error = util_buf_puts(out, " [label=")) == 0 &&
 	    (error = put_dot_label(out, label.ptr ? label.ptr : "")) == 0)
 		error = util_buf_printf(out, ", shape=%s%s];\n", dot_shape(util_json_str(obj, "kind")),
-					!strcmp(n.id, root) ? ", penwidth=2" : "");
+					(g->root == NONE ? is_top(&n) : !strcmp(n.id, root)) ? ", penwidth=2" : "");
 	util_buf_release(&label);
 	return error;
 }

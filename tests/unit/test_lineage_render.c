@@ -27,6 +27,8 @@ static cJSON *json(const char *text)
 	return v;
 }
 
+static void assert_same_graph(const char *graph_text);
+
 static char *render(const char *graph, bool dot, int expect)
 {
 	cJSON *g = json(graph);
@@ -49,7 +51,7 @@ static const char *UP_GRAPH =
 	"\"nodes\":["
 	"{\"id\":\"version:fraud:3\",\"kind\":\"version\",\"label\":\"fraud:3\",\"model\":\"fraud\",\"version\":3,"
 	"\"status\":\"ready\",\"stages\":[\"production\"]},"
-	"{\"id\":\"dataset:" DS "\",\"kind\":\"dataset\",\"label\":\"train\",\"digest\":\"" DS "\","
+	"{\"id\":\"dataset:" DS "\",\"kind\":\"dataset\",\"label\":\"train, train-v2\",\"digest\":\"" DS "\","
 	"\"names\":[\"train\",\"train-v2\"]},"
 	"{\"id\":\"version:base:2\",\"kind\":\"version\",\"label\":\"base:2\",\"model\":\"base\",\"version\":2,"
 	"\"status\":\"deprecated\",\"stages\":[]},"
@@ -117,6 +119,35 @@ static void text_down_from_commit(void **state)
 				 "  built_from a:1 (main, dirty)\n"
 				 "  built_from b:1\n");
 	free(out);
+}
+
+/* ?dataset=NAME: the root is the name, every content with it a tree. */
+static void text_down_from_dataset_name(void **state)
+{
+	const char *g = "{\"root\":\"dataset:train\",\"direction\":\"down\",\"nodes\":["
+			"{\"id\":\"dataset:uri:s3://b/t\",\"kind\":\"dataset\",\"uri\":\"s3://b/t\",\"names\":[\"train\"],"
+			"\"depth\":0},"
+			"{\"id\":\"version:a:1\",\"kind\":\"version\",\"model\":\"a\",\"version\":1,\"depth\":1},"
+			"{\"id\":\"dataset:" DS "\",\"kind\":\"dataset\",\"digest\":\"" DS "\","
+			"\"names\":[\"old\",\"train\"],\"depth\":0},"
+			"{\"id\":\"version:b:1\",\"kind\":\"version\",\"model\":\"b\",\"version\":1,\"depth\":1}],\"edges\":["
+			"{\"from\":\"version:b:1\",\"to\":\"dataset:" DS "\",\"relation\":\"trained_on\"},"
+			"{\"from\":\"version:a:1\",\"to\":\"dataset:uri:s3://b/t\",\"relation\":\"trained_on\"},"
+			"{\"from\":\"version:b:1\",\"to\":\"dataset:uri:s3://b/t\",\"relation\":\"trained_on\"}]}";
+	char *out = render(g, false, 0);
+	assert_string_equal(out, "dataset train (2 contents)\n"
+				 "  dataset train s3://b/t\n"
+				 "    trained_on a:1\n"
+				 "    trained_on b:1\n"
+				 "  dataset old sha256:abcd1234" ELL " (names: old, train)\n"
+				 "    trained_on b:1 (see above)\n");
+	free(out);
+	out = render(g, true, 0);
+	assert_non_null(strstr(out, "\t\"dataset:uri:s3://b/t\" [label=\"dataset train s3://b/t\", shape=cylinder, penwidth=2];"));
+	assert_null(strstr(out, "\"dataset:train\""));
+	free(out);
+	if (system("command -v dot >/dev/null 2>&1") == 0)
+		assert_same_graph(g);
 }
 
 /* A cycle ends; an edge to an unknown id is shown as such; control
@@ -309,6 +340,7 @@ int main(void)
 		cmocka_unit_test(text_up_with_diamond),
 		cmocka_unit_test(text_down_from_dataset),
 		cmocka_unit_test(text_down_from_commit),
+		cmocka_unit_test(text_down_from_dataset_name),
 		cmocka_unit_test(text_hostile_shapes),
 		cmocka_unit_test(malformed_graphs_refused),
 		cmocka_unit_test(output_limit),
