@@ -203,7 +203,7 @@ done:
 const cli_cmd_entry cli_cmd_lineage_entry = {
 	.name = "lineage",
 	.usage = "REF [--up|--down] [--depth N] [--format text|json|dot]\n"
-		 "       mlreg lineage --dataset NAME|sha256:HEX|uri:URI [--down] [--depth N] [--format F]\n"
+		 "       mlreg lineage --dataset NAME|sha256:HEX|uri:URI [--down] [--depth N]\n"
 		 "       mlreg lineage --commit SHA [--down] [--depth N] [--format F]",
 	.summary = "what a version was made from, or what was made from it",
 	.help = "options:\n"
@@ -211,9 +211,9 @@ const cli_cmd_entry cli_cmd_lineage_entry = {
 		"                  (the default for a REF)\n"
 		"  --down          what was made from REF, a dataset or a commit: the versions,\n"
 		"                  transitively (the only direction for --dataset and --commit)\n"
-		"  --depth N       follow at most N edges from the root (default: the registry's cap)\n"
-		"  --format F      text (an indented tree), json (the registry's graph, as --json)\n"
-		"                  or dot (a Graphviz digraph: mlreg lineage fraud:3 --format dot | dot -Tsvg)\n"
+		"  --depth N       follow at most N edges from the root (default: server's cap)\n"
+		"  --format F      text (an indented tree), json (the registry's graph, = --json)\n"
+		"                  or dot (Graphviz: mlreg lineage M:3 --format dot | dot -Tsvg)\n"
 		"  --dataset D     start at a dataset: a name (every content pushed under it),\n"
 		"                  its sha256:<hex> digest, or uri:<uri> for one known by its URI\n"
 		"  --commit SHA    start at a git commit (the full 40-hex id)\n"

@@ -777,7 +777,8 @@ const cli_cmd_entry cli_cmd_push_entry = {
 	.name = "push",
 	.usage = "MODEL PATH [--metric k=v]... [--param k=v]... [--tag k=v]... [--description TEXT]\n"
 		 "       [--no-cache] [--no-speculate] [--dataset NAME=PATH|URI[@sha256:HEX]]...\n"
-		 "       [--parent REF]... [--git[=DIR] [--require-clean]] [--run ID [--run-url URL]]",
+		 "       [--parent REF]... [--git[=DIR] [--require-clean]]\n"
+		 "       [--run ID [--run-url URL]]",
 	.summary = "register a new version of MODEL from a file or folder",
 	.help = "options:\n"
 		"  --metric KEY=NUMBER   record a metric (repeatable)\n"
@@ -789,14 +790,14 @@ const cli_cmd_entry cli_cmd_push_entry = {
 		"  --no-speculate        hash large files before uploading them, not meanwhile\n"
 		"\nlineage (recorded with the version, never changed afterwards):\n"
 		"  --dataset NAME=PATH   trained on the file or folder PATH, sent as its digest\n"
-		"                        (a folder's: that of the canonical manifest of its files)\n"
-		"  --dataset NAME=URI    trained on what a scheme:// URI names, identified by the URI\n"
+		"                        (a folder's: the digest of its canonical manifest)\n"
+		"  --dataset NAME=URI    trained on what a scheme:// URI names, sent as the URI\n"
 		"                        (append @sha256:HEX to identify either by that digest; a\n"
 		"                        PATH must then hash to it, else exit 6); repeatable\n"
 		"  --parent REF          derived from that version (repeatable; 404 = exit 5)\n"
 		"  --git[=DIR]           the git commit, branch, origin URL and changed paths of\n"
 		"                        the repository holding DIR (default .)\n"
-		"  --require-clean       with --git: refuse (exit 3) when the work tree has changes\n"
+		"  --require-clean       with --git: refuse a work tree with changes (exit 3)\n"
 		"  --run ID              the training run; --run-url URL its page\n"
 		"\nOnly blobs the registry lacks are uploaded; files of 32 MiB and more go\n"
 		"through resumable upload sessions.  Digests of files unchanged since the\n"
