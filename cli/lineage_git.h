@@ -14,7 +14,8 @@
 typedef struct {
 	char commit[65];   /* lowercase hex object id of HEAD's commit */
 	char *branch;      /* short name ("main"); NULL on a detached HEAD */
-	char *remote;      /* origin's URL without user info; NULL when none */
+	char *remote;      /* remote.origin.url as configured (no insteadOf
+			    * rewriting), user info removed; NULL when none */
 	bool dirty;        /* any changed or untracked (not ignored) path */
 	char **changed;    /* up to CLI_GIT_CHANGED_MAX of them, byte order, relative to the top of the work tree */
 	size_t nchanged;

@@ -94,7 +94,8 @@ static int walk(walk_state *w, const char *abs, const char *rel)
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1) /* names is NULL for an empty folder */
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
 		util_buf_release(&ca);
