@@ -337,10 +337,12 @@ static int resolve_dataset(cli_lineage *l, size_t i, cli_digest_cache *cache)
 			goto check;
 		}
 	}
-	if (lstat(d->source, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+	if (lstat(d->source, &sb) < 0)
+		memset(&sb, 0, sizeof(sb)); /* neither: the walk below says why */
+	if (S_ISDIR(sb.st_mode)) {
 		d->folder = true;
 		error = cli_lineage_folder_digest(d->source, cache, d->digest, &d->files);
-	} else if (lstat(d->source, &sb) == 0 && S_ISREG(sb.st_mode)) {
+	} else if (S_ISREG(sb.st_mode)) {
 		d->files = 1;
 		error = file_digest(d->source, &sb, cache, d->digest);
 	} else {
