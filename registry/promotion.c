@@ -10,33 +10,32 @@
  * row's `to`), and `expect_current` turns a lost race into a conflict
  * instead of a silent overwrite.  Reads (resolve, gate, history) run in a
  * read snapshot on the calling thread's reader connection.  A stage's
- * history is a stack: promote pushes, rollback pops.
+ * history is a stack: promote pushes, rollback pops.  Gate policies and
+ * approvals are in policies.c; the helpers both share are promo_* here.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry_int.h"
-#include "util/expr.h"
 #include "util/json.h"
 
 #define MAX_STAGES 32
 #define MAX_COMMENT 1000
-#define MAX_POLICY_METRICS 64
 
 /* ---- helpers ---- */
-static int bad_model(const char *model)
+int promo_bad_model(const char *model)
 {
 	return mlreg_error_set(MLREG_EINVALID, "invalid model name '%s'", model ? model : "");
 }
 
-static int model_of(reg_registry *r, reg_tx *tx, const char *model, int64_t *id)
+int promo_model_of(reg_registry *r, reg_tx *tx, const char *model, int64_t *id)
 {
 	if (!util_model_name_valid(model))
-		return bad_model(model);
+		return promo_bad_model(model);
 	return META(r)->model_id(tx, model, id);
 }
 
-static int stage_check(reg_registry *r, reg_tx *tx, const char *stage)
+int promo_stage_check(reg_registry *r, reg_tx *tx, const char *stage)
 {
 	cJSON *names = NULL;
 	util_buf list;
@@ -58,7 +57,7 @@ static int stage_check(reg_registry *r, reg_tx *tx, const char *stage)
 	return rc;
 }
 
-static int comment_of(const cJSON *body, const char **out)
+int promo_comment_of(const cJSON *body, const char **out)
 {
 	const cJSON *c = cJSON_GetObjectItem(body, "comment");
 	*out = "";
@@ -71,7 +70,7 @@ static int comment_of(const cJSON *body, const char **out)
 }
 
 /* Refuse members a body must not have, so a typo is not silently ignored. */
-static int only_keys(const cJSON *body, const char *const *keys)
+int promo_only_keys(const cJSON *body, const char *const *keys)
 {
 	if (!cJSON_IsObject(body))
 		return mlreg_error_set(MLREG_EINVALID, "body must be a JSON object");
@@ -85,7 +84,7 @@ static int only_keys(const cJSON *body, const char *const *keys)
 	return 0;
 }
 
-static cJSON *num_or_null(int64_t v) { return v > 0 ? cJSON_CreateNumber((double)v) : cJSON_CreateNull(); }
+cJSON *promo_num_or_null(int64_t v) { return v > 0 ? cJSON_CreateNumber((double)v) : cJSON_CreateNull(); }
 
 int reg_ref_segment_parse(const char *seg, util_ref *out, const char *model)
 {
@@ -109,7 +108,7 @@ static int resolve_tx(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t 
 			return rc;
 		if (*number > 0)
 			return 0;
-		if ((rc = stage_check(r, tx, ref->label)) < 0)
+		if ((rc = promo_stage_check(r, tx, ref->label)) < 0)
 			return rc;
 		return mlreg_error_set(MLREG_ENOTFOUND, "no version of '%s' holds stage '%s'", ref->model, ref->label);
 	case UTIL_REF_ALIAS:
@@ -123,7 +122,7 @@ static int resolve_tx(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t 
 }
 
 /* A live version of a ref: number, row id. */
-static int version_of(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t model_id, int64_t *number,
+int promo_version_of(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t model_id, int64_t *number,
 		      int64_t *vid)
 {
 	char status[16];
@@ -152,7 +151,7 @@ static int body_ref(const cJSON *body, const char *key, const char *model, util_
 	return mlreg_error_set(MLREG_EINVALID, "'%s' must be a version number, a stage name or @alias", key);
 }
 
-static int finish(reg_registry *r, reg_tx *tx, int rc)
+int promo_finish(reg_registry *r, reg_tx *tx, int rc)
 {
 	if (rc < 0) {
 		META(r)->rollback(tx);
@@ -167,7 +166,7 @@ int reg_resolve_in(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t *nu
 	char status[16];
 	int64_t mid;
 	int rc;
-	if ((rc = model_of(r, tx, ref->model, &mid)) < 0 || (rc = resolve_tx(r, tx, ref, mid, number)) < 0)
+	if ((rc = promo_model_of(r, tx, ref->model, &mid)) < 0 || (rc = resolve_tx(r, tx, ref, mid, number)) < 0)
 		return rc;
 	return META(r)->version_lookup(tx, ref->model, *number, vid, status, sizeof(status));
 }
@@ -181,7 +180,7 @@ int reg_resolve(reg_registry *r, const util_ref *ref, int64_t *number)
 	char status[16];
 	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, ref->model, &mid)) == 0 && (rc = resolve_tx(r, tx, ref, mid, number)) == 0)
+	if ((rc = promo_model_of(r, tx, ref->model, &mid)) == 0 && (rc = resolve_tx(r, tx, ref, mid, number)) == 0)
 		rc = META(r)->version_lookup(tx, ref->model, *number, &vid, status, sizeof(status));
 	META(r)->commit(tx);
 	return rc;
@@ -197,7 +196,7 @@ int reg_version_get_ref(reg_registry *r, const util_ref *ref, bool with_files, c
 	/* one snapshot: the pointer and the version it points to */
 	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, ref->model, &mid)) == 0 && (rc = resolve_tx(r, tx, ref, mid, &number)) == 0)
+	if ((rc = promo_model_of(r, tx, ref->model, &mid)) == 0 && (rc = resolve_tx(r, tx, ref, mid, &number)) == 0)
 		rc = META(r)->version_get(r->meta, ref->model, number, with_files, out);
 	META(r)->commit(tx);
 	return rc;
@@ -225,7 +224,7 @@ static int validate_stage_list(const cJSON *body, const cJSON **list)
 	static const char *const keys[] = {"stages", NULL};
 	const cJSON *a = cJSON_GetObjectItem(body, "stages");
 	int n = 0, rc;
-	if ((rc = only_keys(body, keys)) < 0)
+	if ((rc = promo_only_keys(body, keys)) < 0)
 		return rc;
 	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > MAX_STAGES)
 		return mlreg_error_set(MLREG_EINVALID, "stages must be an array of 1 to %d names", MAX_STAGES);
@@ -254,7 +253,7 @@ int reg_stages_set(reg_registry *r, const reg_principal *who, const cJSON *body,
 	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 		return rc;
 	if ((rc = META(r)->stages_list(tx, &old)) < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	for (const cJSON *o = old->child; o; o = o->next) {
 		char why[512];
 		bool kept = false;
@@ -271,7 +270,7 @@ int reg_stages_set(reg_registry *r, const reg_principal *who, const cJSON *body,
 	}
 	cJSON_Delete(old);
 	if (rc < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	util_buf_init(&joined, 1 << 16);
 	for (const cJSON *n = list->child; n; n = n->next)
 		util_buf_printf(&joined, "%s%s", n == list->child ? "" : ",", n->valuestring);
@@ -287,7 +286,7 @@ int reg_stages_set(reg_registry *r, const reg_principal *who, const cJSON *body,
 		rc = reg_event_emit(r, tx, "stages", who->principal, NULL, ev);
 	}
 	cJSON_Delete(d);
-	if ((rc = finish(r, tx, rc)) < 0)
+	if ((rc = promo_finish(r, tx, rc)) < 0)
 		return rc;
 	return reg_stages_get(r, out);
 }
@@ -299,7 +298,7 @@ int reg_model_pointers(reg_registry *r, const char *model, cJSON **out)
 	int rc;
 	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, model, &mid)) == 0 && (rc = META(r)->model_pointers(tx, mid, out)) == 0) {
+	if ((rc = promo_model_of(r, tx, model, &mid)) == 0 && (rc = META(r)->model_pointers(tx, mid, out)) == 0) {
 		cJSON_AddItemToObject(*out, "model", cJSON_CreateString(model));
 	}
 	META(r)->commit(tx);
@@ -319,18 +318,18 @@ int reg_alias_set(reg_registry *r, const reg_principal *who, const char *model, 
 	cJSON *d, *ev;
 	int rc;
 	if (!util_model_name_valid(model))
-		return bad_model(model);
+		return promo_bad_model(model);
 	if (!util_label_name_valid(alias))
 		return mlreg_error_set(MLREG_EINVALID, "invalid alias '%s': lowercase letters, digits and '-', starting with a letter",
 				       alias ? alias : "");
-	if ((rc = only_keys(body, keys)) < 0 || (rc = comment_of(body, &comment)) < 0 ||
+	if ((rc = promo_only_keys(body, keys)) < 0 || (rc = promo_comment_of(body, &comment)) < 0 ||
 	    (rc = body_ref(body, "version", model, &ref)) < 0)
 		return rc;
 	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, model, &mid)) < 0 || (rc = version_of(r, tx, &ref, mid, &number, &vid)) < 0 ||
+	if ((rc = promo_model_of(r, tx, model, &mid)) < 0 || (rc = promo_version_of(r, tx, &ref, mid, &number, &vid)) < 0 ||
 	    (rc = META(r)->alias_get(tx, mid, alias, &old)) < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	snprintf(subject, sizeof(subject), "%s@%s", model, alias);
 	d = cJSON_CreateObject();
 	cJSON_AddNumberToObject(d, "version", (double)number);
@@ -341,7 +340,7 @@ int reg_alias_set(reg_registry *r, const reg_principal *who, const char *model, 
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "alias", alias);
 	cJSON_AddNumberToObject(ev, "version", (double)number);
-	cJSON_AddItemToObject(ev, "from", num_or_null(old));
+	cJSON_AddItemToObject(ev, "from", promo_num_or_null(old));
 	if ((rc = META(r)->alias_set(tx, mid, alias, vid)) < 0 ||
 	    (rc = META(r)->move_insert(tx, mid, "alias", alias, "set", old, number, who->principal, util_now_ms(), comment)) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, "alias.set", subject, model, d)) < 0)
@@ -349,13 +348,13 @@ int reg_alias_set(reg_registry *r, const reg_principal *who, const char *model, 
 	else
 		rc = reg_event_emit(r, tx, "alias", who->principal, model, ev);
 	cJSON_Delete(d);
-	if ((rc = finish(r, tx, rc)) < 0)
+	if ((rc = promo_finish(r, tx, rc)) < 0)
 		return rc;
 	*out = cJSON_CreateObject();
 	cJSON_AddStringToObject(*out, "model", model);
 	cJSON_AddStringToObject(*out, "alias", alias);
 	cJSON_AddNumberToObject(*out, "version", (double)number);
-	cJSON_AddItemToObject(*out, "from", num_or_null(old));
+	cJSON_AddItemToObject(*out, "from", promo_num_or_null(old));
 	return 0;
 }
 
@@ -367,15 +366,15 @@ int reg_alias_remove(reg_registry *r, const reg_principal *who, const char *mode
 	cJSON *d, *ev;
 	int rc;
 	if (!util_model_name_valid(model))
-		return bad_model(model);
+		return promo_bad_model(model);
 	if (!util_label_name_valid(alias))
 		return mlreg_error_set(MLREG_EINVALID, "invalid alias '%s'", alias ? alias : "");
 	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, model, &mid)) < 0 || (rc = META(r)->alias_get(tx, mid, alias, &old)) < 0)
-		return finish(r, tx, rc);
+	if ((rc = promo_model_of(r, tx, model, &mid)) < 0 || (rc = META(r)->alias_get(tx, mid, alias, &old)) < 0)
+		return promo_finish(r, tx, rc);
 	if (old == 0)
-		return finish(r, tx, mlreg_error_set(MLREG_ENOTFOUND, "alias '%s@%s' is not set", model, alias));
+		return promo_finish(r, tx, mlreg_error_set(MLREG_ENOTFOUND, "alias '%s@%s' is not set", model, alias));
 	snprintf(subject, sizeof(subject), "%s@%s", model, alias);
 	d = cJSON_CreateObject();
 	cJSON_AddNumberToObject(d, "from", (double)old);
@@ -390,281 +389,13 @@ int reg_alias_remove(reg_registry *r, const reg_principal *who, const char *mode
 	else
 		rc = reg_event_emit(r, tx, "alias", who->principal, model, ev);
 	cJSON_Delete(d);
-	if ((rc = finish(r, tx, rc)) < 0)
+	if ((rc = promo_finish(r, tx, rc)) < 0)
 		return rc;
 	*out = cJSON_CreateObject();
 	cJSON_AddStringToObject(*out, "model", model);
 	cJSON_AddStringToObject(*out, "alias", alias);
 	cJSON_AddNumberToObject(*out, "from", (double)old);
 	return 0;
-}
-
-/* ---- policies ---- */
-typedef struct {
-	const char *from;
-	char *metrics;          /* JSON array text (heap) */
-	char metrics_csv[4096];
-	int64_t approvals, soak_ms;
-	bool require_signature, same_schema;
-} policy_in;
-
-static int policy_parse(const cJSON *body, const char *stage, policy_in *p)
-{
-	static const char *const keys[] = {"from", "metrics", "approvals", "require_signature", "soak", "same_schema", NULL};
-	const cJSON *from = cJSON_GetObjectItem(body, "from"), *metrics = cJSON_GetObjectItem(body, "metrics");
-	const cJSON *sig = cJSON_GetObjectItem(body, "require_signature"), *same = cJSON_GetObjectItem(body, "same_schema");
-	const cJSON *soak = cJSON_GetObjectItem(body, "soak");
-	cJSON *norm;
-	size_t used = 0;
-	int rc;
-	memset(p, 0, sizeof(*p));
-	if ((rc = only_keys(body, keys)) < 0)
-		return rc;
-	if (from && !cJSON_IsNull(from)) {
-		if (!cJSON_IsString(from) || !util_label_name_valid(from->valuestring))
-			return mlreg_error_set(MLREG_EINVALID, "'from' must be a stage name");
-		if (!strcmp(from->valuestring, stage))
-			return mlreg_error_set(MLREG_EINVALID, "'from' cannot be the stage itself");
-		p->from = from->valuestring;
-	}
-	if (metrics && !cJSON_IsNull(metrics) &&
-	    (!cJSON_IsArray(metrics) || cJSON_GetArraySize(metrics) > MAX_POLICY_METRICS))
-		return mlreg_error_set(MLREG_EINVALID, "'metrics' must be an array of at most %d expressions", MAX_POLICY_METRICS);
-	norm = cJSON_CreateArray();
-	for (const cJSON *m = cJSON_IsArray(metrics) ? metrics->child : NULL; m; m = m->next) {
-		util_expr e;
-		char text[600];
-		if (!cJSON_IsString(m) || util_expr_parse(m->valuestring, true, &e) < 0) {
-			cJSON_Delete(norm);
-			return mlreg_error_set(MLREG_EINVALID, "invalid metric threshold '%.200s': use NAME OP NUMBER, OP one of >= <= > < == !=",
-					       cJSON_IsString(m) ? m->valuestring : "?");
-		}
-		snprintf(text, sizeof(text), "%s%s%s", e.name, util_op_str(e.op), e.text);
-		cJSON_AddItemToArray(norm, cJSON_CreateString(text));
-		used += (size_t)snprintf(p->metrics_csv + used, sizeof(p->metrics_csv) - used, "%s%s", used ? "," : "", text);
-		if (used >= sizeof(p->metrics_csv)) {
-			cJSON_Delete(norm);
-			return mlreg_error_set(MLREG_EINVALID, "metric thresholds too long");
-		}
-	}
-	p->metrics = cJSON_PrintUnformatted(norm);
-	cJSON_Delete(norm);
-	if (!p->metrics)
-		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
-	if ((rc = util_json_i64(body, "approvals", &p->approvals)) == MLREG_EINVALID || p->approvals < 0 ||
-	    p->approvals > 100) {
-		free(p->metrics);
-		return mlreg_error_set(MLREG_EINVALID, "'approvals' must be an integer from 0 to 100");
-	}
-	if ((sig && !cJSON_IsBool(sig)) || (same && !cJSON_IsBool(same))) {
-		free(p->metrics);
-		return mlreg_error_set(MLREG_EINVALID, "'require_signature' and 'same_schema' must be booleans");
-	}
-	p->require_signature = cJSON_IsTrue(sig);
-	p->same_schema = cJSON_IsTrue(same);
-	if (soak && !cJSON_IsNull(soak)) {
-		if (!cJSON_IsString(soak) || util_duration_ms(soak->valuestring, &p->soak_ms) < 0 || p->soak_ms <= 0) {
-			free(p->metrics);
-			return mlreg_error_set(MLREG_EINVALID, "'soak' must be a positive duration such as 30m or 24h");
-		}
-		if (!p->from) {
-			free(p->metrics);
-			return mlreg_error_set(MLREG_EINVALID, "'soak' needs 'from': soak is the time since entering that stage");
-		}
-	}
-	return 0;
-}
-
-static int policy_target(const char *model)
-{
-	if (model && !strcmp(model, "*"))
-		return 0;
-	return util_model_name_valid(model) ? 0 : bad_model(model);
-}
-
-int reg_policy_put(reg_registry *r, const reg_principal *who, const char *model, const char *stage, const cJSON *body,
-		   cJSON **out)
-{
-	policy_in p;
-	reg_tx *tx = NULL;
-	char subject[UTIL_NAME_MAX + 80];
-	cJSON *d, *ev, *all = NULL;
-	int64_t now = util_now_ms();
-	int rc;
-	if ((rc = policy_target(model)) < 0 || (rc = policy_parse(body, stage, &p)) < 0)
-		return rc;
-	if ((rc = META(r)->begin(r->meta, &tx)) < 0) {
-		free(p.metrics);
-		return rc;
-	}
-	if ((rc = stage_check(r, tx, stage)) < 0 || (p.from && (rc = stage_check(r, tx, p.from)) < 0)) {
-		free(p.metrics);
-		return finish(r, tx, rc);
-	}
-	snprintf(subject, sizeof(subject), "policy:%s:%s", model, stage);
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "stage", stage);
-	if (p.from)
-		cJSON_AddStringToObject(d, "from", p.from);
-	cJSON_AddStringToObject(d, "metrics", p.metrics_csv);
-	cJSON_AddNumberToObject(d, "approvals", (double)p.approvals);
-	cJSON_AddNumberToObject(d, "soak_ms", (double)p.soak_ms);
-	cJSON_AddBoolToObject(d, "require_signature", p.require_signature);
-	cJSON_AddBoolToObject(d, "same_schema", p.same_schema);
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "policy_model", model);
-	cJSON_AddStringToObject(ev, "stage", stage);
-	cJSON_AddFalseToObject(ev, "removed");
-	if ((rc = META(r)->policy_put(tx, model, stage, p.from, p.metrics, p.approvals, p.require_signature, p.soak_ms,
-				      p.same_schema, who->principal, now)) < 0 ||
-	    (rc = reg_audit_append(r->meta, tx, who->principal, "policy.set", subject,
-				   strcmp(model, "*") ? model : NULL, d)) < 0)
-		cJSON_Delete(ev);
-	else
-		rc = reg_event_emit(r, tx, "policy", who->principal, strcmp(model, "*") ? model : NULL, ev);
-	cJSON_Delete(d);
-	free(p.metrics);
-	if (rc == 0)
-		rc = META(r)->policy_list(tx, strcmp(model, "*") ? model : NULL, &all);
-	if ((rc = finish(r, tx, rc)) < 0) {
-		cJSON_Delete(all);
-		return rc;
-	}
-	for (cJSON *e = cJSON_GetObjectItem(all, "policies")->child; e; e = e->next)
-		if (!strcmp(util_json_str(e, "model"), model) && !strcmp(util_json_str(e, "stage"), stage)) {
-			*out = cJSON_DetachItemViaPointer(cJSON_GetObjectItem(all, "policies"), e);
-			break;
-		}
-	cJSON_Delete(all);
-	return 0;
-}
-
-int reg_policy_delete(reg_registry *r, const reg_principal *who, const char *model, const char *stage, cJSON **out)
-{
-	reg_tx *tx = NULL;
-	char subject[UTIL_NAME_MAX + 80];
-	cJSON *ev;
-	int rc;
-	if ((rc = policy_target(model)) < 0)
-		return rc;
-	if (!util_label_name_valid(stage))
-		return mlreg_error_set(MLREG_EINVALID, "invalid stage name '%s'", stage ? stage : "");
-	snprintf(subject, sizeof(subject), "policy:%s:%s", model, stage);
-	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
-		return rc;
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "policy_model", model);
-	cJSON_AddStringToObject(ev, "stage", stage);
-	cJSON_AddTrueToObject(ev, "removed");
-	if ((rc = META(r)->policy_delete(tx, model, stage)) < 0 ||
-	    (rc = reg_audit_append(r->meta, tx, who->principal, "policy.remove", subject,
-				   strcmp(model, "*") ? model : NULL, NULL)) < 0)
-		cJSON_Delete(ev);
-	else
-		rc = reg_event_emit(r, tx, "policy", who->principal, strcmp(model, "*") ? model : NULL, ev);
-	if ((rc = finish(r, tx, rc)) < 0)
-		return rc;
-	*out = cJSON_CreateObject();
-	cJSON_AddStringToObject(*out, "model", model);
-	cJSON_AddStringToObject(*out, "stage", stage);
-	cJSON_AddTrueToObject(*out, "removed");
-	return 0;
-}
-
-int reg_policy_list(reg_registry *r, const char *model, cJSON **out)
-{
-	reg_tx *tx = NULL;
-	int rc;
-	if (model && !util_model_name_valid(model))
-		return bad_model(model);
-	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
-		return rc;
-	rc = META(r)->policy_list(tx, model, out);
-	META(r)->commit(tx);
-	return rc;
-}
-
-/* ---- approvals ---- */
-int reg_approve(reg_registry *r, const reg_principal *who, const util_ref *ref, const cJSON *body, int *http_status,
-		cJSON **out)
-{
-	static const char *const keys[] = {"stage", "comment", NULL};
-	const char *stage = util_json_str(body, "stage"), *comment, *pusher;
-	reg_tx *tx = NULL;
-	char subject[UTIL_NAME_MAX + 32], ts[40];
-	int64_t mid, number, vid, count = 0, now = util_now_ms();
-	cJSON *facts = NULL, *d, *ev;
-	bool added = false;
-	int rc;
-	if ((rc = only_keys(body, keys)) < 0 || (rc = comment_of(body, &comment)) < 0)
-		return rc;
-	if (!stage)
-		return mlreg_error_set(MLREG_EINVALID, "approval needs \"stage\"");
-	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
-		return rc;
-	if ((rc = stage_check(r, tx, stage)) < 0 || (rc = model_of(r, tx, ref->model, &mid)) < 0 ||
-	    (rc = version_of(r, tx, ref, mid, &number, &vid)) < 0 || (rc = META(r)->version_facts(tx, vid, &facts)) < 0)
-		return finish(r, tx, rc);
-	pusher = util_json_str(facts, "created_by");
-	if (pusher && !strcmp(pusher, who->principal)) {
-		rc = mlreg_error_set(MLREG_EREFUSED,
-				     "'%s' pushed %s:%lld and cannot approve it: approvals must come from someone else",
-				     who->principal, ref->model, (long long)number);
-		cJSON_Delete(facts);
-		return finish(r, tx, rc);
-	}
-	cJSON_Delete(facts);
-	if ((rc = META(r)->approval_add(tx, vid, stage, who->principal, now, comment, &added)) < 0)
-		return finish(r, tx, rc);
-	if (added) {
-		snprintf(subject, sizeof(subject), "%s:%lld", ref->model, (long long)number);
-		d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "stage", stage);
-		if (*comment)
-			cJSON_AddStringToObject(d, "comment", comment);
-		ev = cJSON_CreateObject();
-		cJSON_AddNumberToObject(ev, "version", (double)number);
-		cJSON_AddStringToObject(ev, "stage", stage);
-		cJSON_AddStringToObject(ev, "principal", who->principal);
-		if ((rc = reg_audit_append(r->meta, tx, who->principal, "approve", subject, ref->model, d)) < 0)
-			cJSON_Delete(ev);
-		else
-			rc = reg_event_emit(r, tx, "approve", who->principal, ref->model, ev);
-		cJSON_Delete(d);
-	}
-	if (rc == 0)
-		rc = META(r)->approval_count(tx, vid, stage, &count);
-	if ((rc = finish(r, tx, rc)) < 0)
-		return rc;
-	*http_status = added ? 201 : 200;
-	util_time_format(now, ts, sizeof(ts));
-	*out = cJSON_CreateObject();
-	cJSON_AddStringToObject(*out, "model", ref->model);
-	cJSON_AddNumberToObject(*out, "version", (double)number);
-	cJSON_AddStringToObject(*out, "stage", stage);
-	cJSON_AddStringToObject(*out, "principal", who->principal);
-	cJSON_AddStringToObject(*out, "time", ts);
-	cJSON_AddStringToObject(*out, "comment", comment);
-	cJSON_AddNumberToObject(*out, "count", (double)count);
-	cJSON_AddBoolToObject(*out, "added", added);
-	return 0;
-}
-
-int reg_approvals_list(reg_registry *r, const util_ref *ref, const char *stage, cJSON **out)
-{
-	reg_tx *tx = NULL;
-	int64_t mid, number, vid;
-	int rc;
-	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
-		return rc;
-	if ((rc = model_of(r, tx, ref->model, &mid)) == 0 && (!stage || (rc = stage_check(r, tx, stage)) == 0) &&
-	    (rc = version_of(r, tx, ref, mid, &number, &vid)) == 0 &&
-	    (rc = META(r)->approval_list(tx, vid, stage, out)) == 0) {
-		cJSON_AddStringToObject(*out, "model", ref->model);
-		cJSON_AddNumberToObject(*out, "version", (double)number);
-	}
-	META(r)->commit(tx);
-	return rc;
 }
 
 /* ---- gate and promote ---- */
@@ -678,8 +409,8 @@ int reg_gate(reg_registry *r, const util_ref *ref, const char *stage, cJSON **ou
 		return mlreg_error_set(MLREG_EINVALID, "gate needs ?stage=S");
 	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = stage_check(r, tx, stage)) == 0 && (rc = model_of(r, tx, ref->model, &mid)) == 0 &&
-	    (rc = version_of(r, tx, ref, mid, &number, &vid)) == 0)
+	if ((rc = promo_stage_check(r, tx, stage)) == 0 && (rc = promo_model_of(r, tx, ref->model, &mid)) == 0 &&
+	    (rc = promo_version_of(r, tx, ref, mid, &number, &vid)) == 0)
 		rc = reg_gate_eval(r, tx, ref->model, mid, vid, stage, out, &passed);
 	META(r)->commit(tx);
 	return rc;
@@ -712,26 +443,26 @@ int reg_promote(reg_registry *r, const reg_principal *who, const char *model, co
 	int rc;
 	*out = NULL;
 	if (!util_model_name_valid(model))
-		return bad_model(model);
-	if ((rc = only_keys(body, keys)) < 0 || (rc = comment_of(body, &comment)) < 0 ||
+		return promo_bad_model(model);
+	if ((rc = promo_only_keys(body, keys)) < 0 || (rc = promo_comment_of(body, &comment)) < 0 ||
 	    (rc = expect_of(body, &expect, &has_expect)) < 0 || (rc = body_ref(body, "version", model, &ref)) < 0)
 		return rc;
 	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = stage_check(r, tx, stage)) < 0 || (rc = model_of(r, tx, model, &mid)) < 0 ||
-	    (rc = version_of(r, tx, &ref, mid, &number, &vid)) < 0 ||
+	if ((rc = promo_stage_check(r, tx, stage)) < 0 || (rc = promo_model_of(r, tx, model, &mid)) < 0 ||
+	    (rc = promo_version_of(r, tx, &ref, mid, &number, &vid)) < 0 ||
 	    (rc = META(r)->stack_top(tx, mid, stage, &current, NULL)) < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	if (has_expect && expect != current) {
 		*out = cJSON_CreateObject();
-		cJSON_AddItemToObject(*out, "current", num_or_null(current));
+		cJSON_AddItemToObject(*out, "current", promo_num_or_null(current));
 		if (current > 0)
 			rc = mlreg_error_set(MLREG_ECONFLICT, "stage '%s' of '%s' holds version %lld, not %lld as expected",
 					     stage, model, (long long)current, (long long)expect);
 		else
 			rc = mlreg_error_set(MLREG_ECONFLICT, "stage '%s' of '%s' is empty, not holding %lld as expected",
 					     stage, model, (long long)expect);
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	}
 	if (current == number) {
 		META(r)->rollback(tx);
@@ -748,14 +479,14 @@ int reg_promote(reg_registry *r, const reg_principal *who, const char *model, co
 		return 0;
 	}
 	if ((rc = reg_gate_eval(r, tx, model, mid, vid, stage, &res, &passed)) < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	if (!passed) {
 		int failed = 0, total = 0;
 		for (const cJSON *c = cJSON_GetObjectItem(res, "checks")->child; c; c = c->next, total++)
 			failed += !cJSON_IsTrue(cJSON_GetObjectItem(c, "passed"));
 		cJSON_AddFalseToObject(res, "promoted");
 		*out = res;
-		return finish(r, tx, mlreg_error_set(MLREG_EREFUSED, "%s:%lld may not enter %s: %d of %d checks failed", model,
+		return promo_finish(r, tx, mlreg_error_set(MLREG_EREFUSED, "%s:%lld may not enter %s: %d of %d checks failed", model,
 						     (long long)number, stage, failed, total));
 	}
 	snprintf(subject, sizeof(subject), "%s:%s", model, stage);
@@ -768,7 +499,7 @@ int reg_promote(reg_registry *r, const reg_principal *who, const char *model, co
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "stage", stage);
 	cJSON_AddNumberToObject(ev, "version", (double)number);
-	cJSON_AddItemToObject(ev, "from", num_or_null(current));
+	cJSON_AddItemToObject(ev, "from", promo_num_or_null(current));
 	cJSON_AddStringToObject(ev, "comment", comment);
 	if ((rc = META(r)->stack_push(tx, mid, stage, vid)) < 0 ||
 	    (rc = META(r)->move_insert(tx, mid, "stage", stage, "promote", current, number, who->principal, util_now_ms(),
@@ -778,12 +509,12 @@ int reg_promote(reg_registry *r, const reg_principal *who, const char *model, co
 	else
 		rc = reg_event_emit(r, tx, "promote", who->principal, model, ev);
 	cJSON_Delete(d);
-	if ((rc = finish(r, tx, rc)) < 0) {
+	if ((rc = promo_finish(r, tx, rc)) < 0) {
 		cJSON_Delete(res);
 		return rc;
 	}
 	cJSON_AddTrueToObject(res, "promoted");
-	cJSON_AddItemToObject(res, "from", num_or_null(current));
+	cJSON_AddItemToObject(res, "from", promo_num_or_null(current));
 	*out = res;
 	return 0;
 }
@@ -802,8 +533,8 @@ int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, c
 	cJSON *stack = NULL, *d, *ev;
 	int rc;
 	if (!util_model_name_valid(model))
-		return bad_model(model);
-	if ((rc = only_keys(body, keys)) < 0 || (rc = comment_of(body, &comment)) < 0)
+		return promo_bad_model(model);
+	if ((rc = promo_only_keys(body, keys)) < 0 || (rc = promo_comment_of(body, &comment)) < 0)
 		return rc;
 	if ((rc = util_json_i64(body, "to", &to)) == MLREG_EINVALID || (rc == 0 && to < 1))
 		return mlreg_error_set(MLREG_EINVALID, "'to' must be a version number");
@@ -814,9 +545,9 @@ int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, c
 		return mlreg_error_set(MLREG_EFORBIDDEN, "rollback --force needs the admin role");
 	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = stage_check(r, tx, stage)) < 0 || (rc = model_of(r, tx, model, &mid)) < 0 ||
+	if ((rc = promo_stage_check(r, tx, stage)) < 0 || (rc = promo_model_of(r, tx, model, &mid)) < 0 ||
 	    (rc = META(r)->stack_list(tx, mid, stage, &stack)) < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	depth = cJSON_GetArraySize(stack);
 	current = depth > 0 ? (int64_t)cJSON_GetArrayItem(stack, (int)depth - 1)->valuedouble : 0;
 	if (depth == 0) {
@@ -848,7 +579,7 @@ int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, c
 				util_ref ref = {.kind = UTIL_REF_VERSION, .version = to};
 				int64_t n, vid;
 				snprintf(ref.model, sizeof(ref.model), "%s", model);
-				if ((rc = version_of(r, tx, &ref, mid, &n, &vid)) == 0)
+				if ((rc = promo_version_of(r, tx, &ref, mid, &n, &vid)) == 0)
 					rc = META(r)->stack_push(tx, mid, stage, vid);
 				forced = true;
 			}
@@ -856,11 +587,11 @@ int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, c
 	}
 	cJSON_Delete(stack);
 	if (rc < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	for (int64_t i = 0; i < pops && rc == 0; i++)
 		rc = META(r)->stack_pop(tx, mid, stage);
 	if (rc < 0)
-		return finish(r, tx, rc);
+		return promo_finish(r, tx, rc);
 	snprintf(subject, sizeof(subject), "%s:%s", model, stage);
 	d = cJSON_CreateObject();
 	cJSON_AddNumberToObject(d, "from", (double)current);
@@ -881,7 +612,7 @@ int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, c
 	else
 		rc = reg_event_emit(r, tx, "rollback", who->principal, model, ev);
 	cJSON_Delete(d);
-	if ((rc = finish(r, tx, rc)) < 0)
+	if ((rc = promo_finish(r, tx, rc)) < 0)
 		return rc;
 	*out = cJSON_CreateObject();
 	cJSON_AddStringToObject(*out, "model", model);
@@ -903,7 +634,7 @@ int reg_history(reg_registry *r, const char *model, const char *stage, const cha
 		return mlreg_error_set(MLREG_EINVALID, "invalid stage or alias name");
 	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = model_of(r, tx, model, &mid)) == 0 &&
+	if ((rc = promo_model_of(r, tx, model, &mid)) == 0 &&
 	    (rc = META(r)->history_list(tx, mid, stage ? "stage" : alias ? "alias" : NULL, stage ? stage : alias, limit,
 					offset, out)) == 0)
 		cJSON_AddItemToObject(*out, "model", cJSON_CreateString(model));

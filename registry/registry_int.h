@@ -29,6 +29,20 @@ struct reg_registry {
 };
 
 void reg_uploads_clear(reg_registry *r);
+/* Shared by promotion.c and policies.c. */
+int promo_bad_model(const char *model);
+int promo_model_of(reg_registry *r, reg_tx *tx, const char *model, int64_t *id);
+/* ENOTFOUND for a well-formed stage that is not configured */
+int promo_stage_check(reg_registry *r, reg_tx *tx, const char *stage);
+int promo_comment_of(const cJSON *body, const char **out);
+/* EINVALID for a body that is not an object or has other members */
+int promo_only_keys(const cJSON *body, const char *const *keys);
+cJSON *promo_num_or_null(int64_t v);
+/* A live (not deleted) version of ref of model_id. */
+int promo_version_of(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t model_id, int64_t *number,
+		     int64_t *vid);
+/* Roll back on rc < 0, else commit (waking the webhook sender). */
+int promo_finish(reg_registry *r, reg_tx *tx, int rc);
 /* Resolve any ref to an existing (possibly deleted) version inside tx. */
 int reg_resolve_in(reg_registry *r, reg_tx *tx, const util_ref *ref, int64_t *number, int64_t *vid);
 /* Lineage of a version being created (lineage.c): check the body's
