@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include <cjson/cJSON.h>
 #include "registry/registry.h"
@@ -101,6 +102,12 @@ struct api_server {
 	struct api_metrics *metrics;
 	struct api_sender *sender;
 };
+
+/* ---- flags (server_flags.c) ---- */
+/* Defaults, then argv; MLREG_EUSAGE with a message on a bad flag. */
+int api_config_parse(int argc, char **argv, api_config *c);
+/* "HOST:PORT" or "[V6]:PORT" (localhost means 127.0.0.1). */
+int api_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 /* ---- answering (server.c) ---- */
 /* JSON answer; takes ownership of body. */

@@ -16,7 +16,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -710,171 +709,9 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) { retur
 /* ------------------------------------------------------------------ */
 /* flags and main                                                      */
 /* ------------------------------------------------------------------ */
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: mlreg server [flags]\n"
-		"  --listen HOST:PORT     address to serve on (default 127.0.0.1:8470; port 0 = any free port)\n"
-		"  --data DIR             data directory (default $MLREG_DATA or ./mlreg-data)\n"
-		"  --port-file FILE       write the bound port to FILE once listening\n"
-		"  --threads N            HTTP event threads (default 2)\n"
-		"  --workers N            worker threads for writes and fsyncs (default 4)\n"
-		"  --max-json BYTES       largest JSON request body (default 1048576)\n"
-		"  --conn-memory BYTES    per-connection buffer memory (default 65536)\n"
-		"  --idle-timeout DUR     close idle connections after DUR (default 60s)\n"
-		"  --upload-ttl DUR       sweep upload sessions idle longer than DUR (default 24h)\n"
-		"  --gc-grace DUR         gc spares unreferenced blobs younger than DUR (default 1h)\n"
-		"  --webhook-allow-private  let webhooks reach loopback, private, link-local and other\n"
-		"                         non-public addresses (refused by default: SSRF)\n"
-		"  --webhook-timeout DUR  connect and total time of one delivery attempt (default 10s)\n"
-		"  --webhook-backoff DUR  retry delay after the first failed attempt, doubled each time (default 1s)\n"
-		"  --webhook-backoff-max DUR  longest retry delay (default 10m)\n"
-		"  --webhook-max-attempts N  attempts before a delivery is marked failed (default 15)\n"
-		"  --webhook-poll DUR     longest sleep between looks at the outbox (default 1s)\n"
-		"  --webhook-shutdown-grace DUR  how long a delivery in flight may finish at shutdown (default 2s)\n"
-		"  --lineage-max-depth N  edges a lineage query follows at most (default 64)\n"
-		"  --lineage-max-nodes N  nodes a lineage answer holds at most (default 100000)\n"
-		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
-}
-
-static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[256];
-	const char *colon;
-	int64_t port;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s'", s);
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		if (util_parse_i64(end + 2, &port) < 0 || port < 0 || port > 65535 || inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s'", s);
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a6);
-		return 0;
-	}
-	colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s': expected HOST:PORT", s);
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (!strcmp(host, "localhost"))
-		strcpy(host, "127.0.0.1");
-	{
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-		if (util_parse_i64(colon + 1, &port) < 0 || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s': expected IPv4:PORT or [IPv6]:PORT", s);
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a4);
-	}
-	return 0;
-}
-
-static int parse_flags(int argc, char **argv, api_config *c)
-{
-	static const struct option opts[] = {
-		{"listen", required_argument, 0, 'l'},   {"data", required_argument, 0, 'd'},
-		{"port-file", required_argument, 0, 'p'}, {"threads", required_argument, 0, 't'},
-		{"workers", required_argument, 0, 'w'},  {"max-json", required_argument, 0, 'j'},
-		{"conn-memory", required_argument, 0, 'm'}, {"idle-timeout", required_argument, 0, 'i'},
-		{"upload-ttl", required_argument, 0, 'u'}, {"gc-grace", required_argument, 0, 'g'},
-		{"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
-		{"webhook-allow-private", no_argument, 0, 'P'}, {"webhook-timeout", required_argument, 0, 'T'},
-		{"webhook-backoff", required_argument, 0, 'B'}, {"webhook-backoff-max", required_argument, 0, 'M'},
-		{"webhook-max-attempts", required_argument, 0, 'A'}, {"webhook-poll", required_argument, 0, 'O'},
-		{"webhook-shutdown-grace", required_argument, 0, 'G'},
-		{"lineage-max-depth", required_argument, 0, 'D'}, {"lineage-max-nodes", required_argument, 0, 'N'},
-		{0, 0, 0, 0}};
-	int o;
-	int64_t v;
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'l': c->listen = optarg; break;
-		case 'd': c->data_dir = optarg; break;
-		case 'p': c->port_file = optarg; break;
-		case 't':
-		case 'w':
-			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > 256)
-				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a number from 1 to 256", o == 't' ? "threads" : "workers");
-			*(o == 't' ? &c->threads : &c->workers) = (int)v;
-			break;
-		case 'j':
-		case 'm':
-			if (util_parse_i64(optarg, &v) < 0 || v < 1024 || v > (1 << 30))
-				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a byte count from 1024", o == 'j' ? "max-json" : "conn-memory");
-			*(o == 'j' ? &c->max_json : &c->conn_memory) = (size_t)v;
-			break;
-		case 'i':
-			if (util_duration_ms(optarg, &v) < 0)
-				return MLREG_EUSAGE;
-			c->idle_timeout_s = (unsigned)((v + 999) / 1000);
-			break;
-		case 'u':
-		case 'g':
-			if (util_duration_ms(optarg, &v) < 0 || v < 1)
-				return mlreg_error_set(MLREG_EUSAGE, "invalid duration '%s'", optarg);
-			*(o == 'u' ? &c->upload_ttl_ms : &c->gc_grace_ms) = v;
-			break;
-		case 'L':
-			if (!strcmp(optarg, "debug")) util_log_set_level(UTIL_LOG_DEBUG);
-			else if (!strcmp(optarg, "info")) util_log_set_level(UTIL_LOG_INFO);
-			else if (!strcmp(optarg, "warn")) util_log_set_level(UTIL_LOG_WARN);
-			else if (!strcmp(optarg, "error")) util_log_set_level(UTIL_LOG_ERROR);
-			else return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s'", optarg);
-			break;
-		case 'P': c->webhook_allow_private = true; break;
-		case 'D':
-		case 'N':
-			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > (o == 'D' ? 100000 : 10000000))
-				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a number from 1 to %s", o == 'D' ? "lineage-max-depth" : "lineage-max-nodes",
-						       o == 'D' ? "100000" : "10000000");
-			*(o == 'D' ? &c->lineage_max_depth : &c->lineage_max_nodes) = v;
-			break;
-		case 'T':
-		case 'G':
-		case 'B':
-		case 'M':
-		case 'O': {
-			/* a day bounds them all: longer is a typo, and keeps the backoff
-			 * arithmetic far from overflow */
-			const char *name = o == 'T' ? "webhook-timeout" : o == 'B' ? "webhook-backoff"
-					 : o == 'M' ? "webhook-backoff-max" : o == 'G' ? "webhook-shutdown-grace" : "webhook-poll";
-			if (util_duration_ms(optarg, &v) < 0 || v < 1 || v > 86400000)
-				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a duration from 1ms to 24h (got '%s')", name,
-						       optarg);
-			*(o == 'T' ? &c->webhook_timeout_ms : o == 'B' ? &c->webhook_backoff_ms
-				: o == 'M' ? &c->webhook_backoff_max_ms : o == 'G' ? &c->webhook_grace_ms : &c->webhook_poll_ms) = v;
-			break;
-		}
-		case 'A':
-			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > 1000)
-				return mlreg_error_set(MLREG_EUSAGE, "--webhook-max-attempts needs a number from 1 to 1000");
-			c->webhook_max_attempts = (int)v;
-			break;
-		case 'h': usage(stdout); exit(0);
-		default: return mlreg_error_set(MLREG_EUSAGE, "unknown flag (see mlreg server --help)");
-		}
-	}
-	if (optind < argc)
-		return mlreg_error_set(MLREG_EUSAGE, "unexpected argument '%s'", argv[optind]);
-	return 0;
-}
-
 int api_server_main(int argc, char **argv)
 {
-	api_config cfg = {
-		.listen = "127.0.0.1:8470", .workers = 4, .threads = 2, .max_json = 1 << 20,
-		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
-		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
-		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
-		.lineage_max_depth = 64, .lineage_max_nodes = 100000,
-	};
+	api_config cfg;
 	api_server s;
 	struct api_pool pool;
 	struct sockaddr_storage ss;
@@ -887,8 +724,7 @@ int api_server_main(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	memset(&pool, 0, sizeof(pool));
-	cfg.data_dir = getenv("MLREG_DATA") ? getenv("MLREG_DATA") : "./mlreg-data";
-	if (parse_flags(argc, argv, &cfg) < 0 || parse_listen(cfg.listen, &ss, &sslen) < 0) {
+	if (api_config_parse(argc, argv, &cfg) < 0 || api_listen_parse(cfg.listen, &ss, &sslen) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
 		return 2;
 	}
