@@ -70,6 +70,7 @@ int sq_version_search(reg_meta *m, const reg_search_query *q, cJSON **out);
 void sq_promo_ops(reg_meta_ops *ops);
 void sq_webhook_ops(reg_meta_ops *ops);
 void sq_lineage_ops(reg_meta_ops *ops);
+void sq_audit_ops(reg_meta_ops *ops);
 /* Step a statement expected to finish (reset afterwards); constraint
  * violations are MLREG_EEXISTS. */
 int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what);
