@@ -124,10 +124,10 @@ static int add_dataset(cli_lineage *l, const char *cmd, const char *spec)
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
 	d.uri = has_scheme(d.source);
-	if (d.uri && (vlen > URI_MAX_LEN || has_control(d.source))) {
+	if (d.uri && !util_uri_valid(d.source)) {
 		free(d.name);
 		free(d.source);
-		return cli_usage_error(cmd, "invalid dataset URI in --dataset '%s': at most %d bytes, no control characters",
+		return cli_usage_error(cmd, "invalid dataset URI in --dataset '%s': scheme://…, at most %d bytes of RFC 3986 characters",
 				       spec, URI_MAX_LEN);
 	}
 	if (!(p = realloc(l->datasets, (l->ndatasets + 1) * sizeof(*p)))) {
@@ -160,8 +160,8 @@ int cli_lineage_option(cli_lineage *l, const char *cmd, int id, const char *valu
 		return 0;
 	case CLI_LINEAGE_OPT_REQUIRE_CLEAN: l->require_clean = true; return 0;
 	case CLI_LINEAGE_OPT_RUN:
-		if (!*value || strlen(value) > RUN_ID_MAX_LEN || has_control(value))
-			return cli_usage_error(cmd, "invalid --run '%s': 1 to %d bytes, no control characters", value,
+		if (!util_run_id_valid(value))
+			return cli_usage_error(cmd, "invalid --run '%s': 1 to %d of letters, digits and ._:/@+=-", value,
 					       RUN_ID_MAX_LEN);
 		l->run_id = value;
 		return 0;

@@ -71,30 +71,6 @@ static int only(const cJSON *o, const char *what, const char *const *keys)
 	return 0;
 }
 
-/* RFC 3986 characters only: no space, quote, backslash or other text that
- * is not a URI (and that Graphviz or a shell could read differently). */
-static bool uri_ok(const char *s)
-{
-	static const char extra[] = "-._~:/?#[]@!$&'()*+,;=%";
-	if (!text_ok(s, 1, 2048) || !strstr(s, "://"))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(extra, *p)))
-			return false;
-	return true;
-}
-
-/* Run ids as CI systems and trackers make them: letters, digits, ._:/@+=- */
-static bool run_id_ok(const char *s)
-{
-	if (!text_ok(s, 1, 256))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._:/@+=-", *p)))
-			return false;
-	return true;
-}
-
 static bool opt_string(const cJSON *v, size_t max)
 {
 	return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && text_ok(v->valuestring, 1, max));
@@ -117,7 +93,7 @@ static int validate_datasets(const cJSON *a)
 			return mlreg_error_set(MLREG_EINVALID, "dataset '%s' needs exactly one of digest and uri", name);
 		if (digest && !util_digest_valid(digest))
 			return mlreg_error_set(MLREG_EINVALID, "dataset '%s': invalid digest '%.80s'", name, digest);
-		if (uri && !uri_ok(uri))
+		if (uri && !util_uri_valid(uri))
 			return mlreg_error_set(MLREG_EINVALID,
 					       "dataset '%s': invalid uri (scheme://…, RFC 3986 characters, at most 2048 bytes)", name);
 	}
@@ -175,7 +151,7 @@ int reg_lineage_validate(const cJSON *l)
 	if ((run = cJSON_GetObjectItem(l, "run"))) {
 		if ((rc = only(run, "run", run_keys)) < 0)
 			return rc;
-		if (!cJSON_IsString(cJSON_GetObjectItem(run, "id")) || !run_id_ok(util_json_str(run, "id")) ||
+		if (!cJSON_IsString(cJSON_GetObjectItem(run, "id")) || !util_run_id_valid(util_json_str(run, "id")) ||
 		    !opt_string(cJSON_GetObjectItem(run, "url"), 2048))
 			return mlreg_error_set(MLREG_EINVALID,
 					       "lineage run needs an id (1 to 256 of letters, digits, ._:/@+=-) and an optional url");

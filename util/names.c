@@ -202,3 +202,28 @@ int util_ref_parse(const char *s, util_ref *out)
 	*out = r;
 	return 0;
 }
+
+/* RFC 3986 characters only: no space, quote, backslash or other text that
+ * is not a URI (and that Graphviz or a shell could read differently). */
+bool util_uri_valid(const char *s)
+{
+	static const char extra[] = "-._~:/?#[]@!$&'()*+,;=%";
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > 2048 || !strstr(s, "://") || s[0] == ':')
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(extra, *p)))
+			return false;
+	return true;
+}
+
+bool util_run_id_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > 256)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._:/@+=-", *p)))
+			return false;
+	return true;
+}

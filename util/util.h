@@ -95,6 +95,10 @@ int util_rm_rf(const char *path);
 bool util_model_name_valid(const char *name);
 /* Stage/alias: [a-z][a-z0-9-]*, not "latest", at most 63. */
 bool util_label_name_valid(const char *name);
+/* A dataset URI: scheme://…, 1 to 2048 RFC 3986 characters. */
+bool util_uri_valid(const char *s);
+/* A training run id: 1 to 256 of letters, digits and ._:/@+=- */
+bool util_run_id_valid(const char *s);
 /* Tag/metric/param key: [A-Za-z0-9_.-/]{1,250}, starts alnum or '_'. */
 bool util_key_valid(const char *key);
 /* Manifest path: relative, '/'-separated, no empty, '.' or '..' segments,

@@ -434,11 +434,16 @@ step "ids the registry would have to write differently in DOT are refused at pus
 # not contain them (RFC 3986) and run ids are restricted to ._:/@+=- too
 # shellcheck disable=SC1003 # backslashes, not an escaped quote
 cli push slashes "$(mkmodel slashes1)" --run 'r\"q\'
-expect_rc 1 "a run id with a quote and backslashes"
-assert_contains "$ERR" "run needs an id" "the message says what a run id may hold"
+expect_rc 2 "a run id with a quote and backslashes"
+assert_contains "$ERR" "._:/@+=-" "the message says what a run id may hold"
 cli push slashes "$(mkmodel slashes2)" --dataset tail='s3://bucket/k\'
-expect_rc 1 "a dataset URI with a backslash"
+expect_rc 2 "a dataset URI with a backslash"
 assert_contains "$ERR" "RFC 3986" "the message says what a URI may hold"
+# the registry holds the same line for clients other than this CLI
+http POST /api/v1/models/slashes/versions -H 'Content-Type: application/json' \
+	--data-binary '{"files":[],"lineage":{"run":{"id":"a b"}}}'
+expect_code 400 "a run id with a space, straight to the API"
+assert_contains "$BODY" "lineage run needs an id" "refused for its run id"
 cli ls slashes
 expect_rc 5 "nothing was stored for the refused pushes"
 stop_server
