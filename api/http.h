@@ -55,7 +55,8 @@ typedef struct {
 	int64_t webhook_poll_ms;        /* longest sleep between looks at the outbox */
 	int64_t webhook_grace_ms;
 	int64_t lineage_max_depth;      /* edges a lineage walk follows at most */
-	int64_t lineage_max_nodes;      /* nodes a lineage answer holds at most */       /* how long an attempt in flight may run once shutdown begins */
+	int64_t lineage_max_nodes;      /* nodes a lineage answer holds at most */
+	int64_t db_mmap_bytes;          /* bytes of the database each reader maps */       /* how long an attempt in flight may run once shutdown begins */
 	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
 } api_config;
 

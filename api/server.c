@@ -736,7 +736,8 @@ int api_server_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	routes_init();
 
-	rc_cfg = (reg_config){.data_dir = cfg.data_dir, .gc_grace_ms = cfg.gc_grace_ms, .upload_ttl_ms = cfg.upload_ttl_ms};
+	rc_cfg = (reg_config){.data_dir = cfg.data_dir, .gc_grace_ms = cfg.gc_grace_ms, .upload_ttl_ms = cfg.upload_ttl_ms,
+			      .db_mmap_bytes = cfg.db_mmap_bytes};
 	if ((rc = reg_open(&rc_cfg, &s.reg)) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
 		return rc == MLREG_ECONFLICT ? 6 : 1;

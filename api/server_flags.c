@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"  --webhook-shutdown-grace DUR  how long a delivery in flight may finish at shutdown (default 2s)\n"
 		"  --lineage-max-depth N  edges a lineage query follows at most (default 64)\n"
 		"  --lineage-max-nodes N  nodes a lineage answer holds at most (default 100000)\n"
+		"  --db-mmap BYTES        bytes of the database each reader connection memory-maps (default\n"
+		"                         1073741824; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
@@ -87,7 +89,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
 		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
 		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
-		.lineage_max_depth = 64, .lineage_max_nodes = 100000,
+		.lineage_max_depth = 64, .lineage_max_nodes = 100000, .db_mmap_bytes = 1LL << 30,
 	};
 	c->data_dir = getenv("MLREG_DATA") ? getenv("MLREG_DATA") : "./mlreg-data";
 	static const struct option opts[] = {
@@ -102,6 +104,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"webhook-max-attempts", required_argument, 0, 'A'}, {"webhook-poll", required_argument, 0, 'O'},
 		{"webhook-shutdown-grace", required_argument, 0, 'G'},
 		{"lineage-max-depth", required_argument, 0, 'D'}, {"lineage-max-nodes", required_argument, 0, 'N'},
+		{"db-mmap", required_argument, 0, 'Y'},
 		{0, 0, 0, 0}};
 	int o;
 	int64_t v;
@@ -142,6 +145,11 @@ int api_config_parse(int argc, char **argv, api_config *c)
 			else return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s'", optarg);
 			break;
 		case 'P': c->webhook_allow_private = true; break;
+		case 'Y':
+			if (util_parse_i64(optarg, &v) < 0 || v < 0 || v > (1LL << 40))
+				return mlreg_error_set(MLREG_EUSAGE, "--db-mmap needs a byte count from 0 to 1099511627776");
+			c->db_mmap_bytes = v;
+			break;
 		case 'D':
 		case 'N':
 			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > (o == 'D' ? 100000 : 10000000))

@@ -18,7 +18,7 @@ CREATE TABLE lineage_edges (
     attrs    TEXT    NOT NULL DEFAULT '{}',
     PRIMARY KEY (src, dst, relation)
 ) WITHOUT ROWID;
-CREATE INDEX lineage_edges_dst ON lineage_edges(dst, src);
+CREATE INDEX lineage_edges_dst ON lineage_edges(dst, src, relation, attrs);
 
 CREATE TABLE dataset_names (
     name    TEXT    NOT NULL,

@@ -380,22 +380,74 @@ static int walk_run(reg_registry *r, reg_tx *tx, walk *w)
 	return 0;
 }
 
+/* The stages a version node holds now, from its model's stage holders,
+ * read once per model per answer (an impact set is mostly a few models'
+ * versions: one query per model instead of one per version). */
+typedef struct {
+	node_set models;
+	cJSON **holders; /* by position in models.order */
+	size_t cap;
+} holder_cache;
+
+static int add_stages(reg_registry *r, reg_tx *tx, holder_cache *hc, cJSON *n)
+{
+	cJSON *mid = cJSON_GetObjectItem(n, "model_id"), *stages;
+	int64_t model_id = mid ? (int64_t)mid->valuedouble : 0, number;
+	size_t pos;
+	int rc;
+	if (!mid)
+		return 0;
+	number = (int64_t)cJSON_GetObjectItem(n, "version")->valuedouble;
+	cJSON_DeleteItemFromObject(n, "model_id");
+	stages = cJSON_AddArrayToObject(n, "stages");
+	if (model_id <= 0)
+		return 0;
+	if ((rc = set_add(&hc->models, model_id, 0)) < 0)
+		return rc;
+	pos = hc->models.pos[slot_of(&hc->models, model_id)];
+	if (rc == 1) {
+		if (pos >= hc->cap) {
+			size_t nc = hc->cap ? hc->cap * 2 : 16;
+			cJSON **nh = realloc(hc->holders, nc * sizeof(*nh));
+			if (!nh)
+				return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+			hc->holders = nh;
+			hc->cap = nc;
+		}
+		hc->holders[pos] = NULL;
+		if ((rc = META(r)->lineage_stage_holders(tx, model_id, &hc->holders[pos])) < 0)
+			return rc;
+	}
+	for (const cJSON *h = hc->holders[pos]->child; h; h = h->next)
+		if ((int64_t)cJSON_GetArrayItem(h, 1)->valuedouble == number)
+			cJSON_AddItemToArray(stages, cJSON_CreateString(cJSON_GetArrayItem(h, 0)->valuestring));
+	return 0;
+}
+
 /* Build the node list and name the edges' ends by node id. */
 static int walk_answer(reg_registry *r, reg_tx *tx, walk *w, cJSON *out)
 {
 	cJSON *nodes = cJSON_AddArrayToObject(out, "nodes");
 	cJSON **byidx = calloc(w->set.n ? w->set.n : 1, sizeof(*byidx));
+	holder_cache hc = {0};
 	int rc = 0;
-	if (!byidx)
-		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	if (!byidx || (rc = set_init(&hc.models, 64)) < 0) {
+		free(byidx);
+		return rc < 0 ? rc : mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < w->set.n && rc == 0; i++) {
 		cJSON *n = NULL;
 		if ((rc = META(r)->lineage_node_get(tx, w->set.order[i], &n)) == 0) {
 			cJSON_AddNumberToObject(n, "depth", w->set.depth[slot_of(&w->set, w->set.order[i])]);
 			byidx[i] = n;
 			cJSON_AddItemToArray(nodes, n);
+			rc = add_stages(r, tx, &hc, n);
 		}
 	}
+	for (size_t i = 0; i < hc.models.n; i++)
+		cJSON_Delete(hc.holders[i]);
+	free(hc.holders);
+	set_free(&hc.models);
 	for (cJSON *e = w->edges->child; e && rc == 0; e = e->next)
 		for (int k = 0; k < 2; k++) {
 			const char *key = k ? "to" : "from";

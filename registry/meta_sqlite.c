@@ -93,6 +93,14 @@ static int conn_open(sq_meta *m, sq_conn *c, bool readonly)
 	sqlite3_extended_result_codes(c->db, 1);
 	if (!readonly)
 		return sq_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+	if (m->mmap_bytes > 0) {
+		/* readers map the file: a walk over a big graph reads pages without
+		 * a copy per page (bench/lineage measured 35 ms of 170 in copies) */
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA mmap_size=%lld;", (long long)m->mmap_bytes);
+		if (sq_exec(c->db, pragma) < 0)
+			return MLREG_EIO;
+	}
 	return sq_exec(c->db, "PRAGMA foreign_keys=ON;");
 }
 
@@ -765,7 +773,7 @@ static void ops_fill(void)
 	sq_audit_ops(&sq_ops);
 }
 
-int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, reg_meta **out)
+int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, int64_t mmap_bytes, reg_meta **out)
 {
 	sq_meta *m = calloc(1, sizeof(*m));
 	int rc;
@@ -774,6 +782,7 @@ int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, reg_meta 
 	pthread_once(&ops_once, ops_fill);
 	m->base.ops = &sq_ops;
 	m->busy_ms = busy_timeout_ms > 0 ? busy_timeout_ms : 5000;
+	m->mmap_bytes = mmap_bytes;
 	snprintf(m->path, sizeof(m->path), "%s/registry.db", data_dir);
 	pthread_mutex_init(&m->wmu, NULL);
 	pthread_mutex_init(&m->lmu, NULL);

@@ -21,6 +21,7 @@ typedef struct {
 	reg_meta base;
 	char path[4096];
 	int64_t busy_ms;
+	int64_t mmap_bytes;
 	sq_conn writer;
 	pthread_mutex_t wmu;
 	pthread_key_t rkey;

@@ -126,34 +126,40 @@ static void add_names(reg_tx *tx, int64_t id, cJSON *o)
 	sqlite3_reset(st);
 }
 
-static void add_stages(reg_tx *tx, int64_t version_id, cJSON *o)
+static int stage_holders(reg_tx *tx, int64_t model_id, cJSON **out)
 {
-	/* the same question as a version object's "stages": is it the top of
-	 * the stack of each configured stage */
+	/* the top of each configured stage's stack: one primary-key probe each */
 	static const char sql[] =
-		"SELECT g.name FROM stages g JOIN versions v ON v.id=?1"
-		" WHERE (SELECT s.version_id FROM stage_stack s WHERE s.model_id=v.model_id AND s.stage=g.name"
-		" ORDER BY s.pos DESC LIMIT 1)=?1 ORDER BY g.position";
+		"SELECT g.name, (SELECT v.number FROM stage_stack s JOIN versions v ON v.id=s.version_id"
+		" WHERE s.model_id=?1 AND s.stage=g.name ORDER BY s.pos DESC LIMIT 1) FROM stages g ORDER BY g.position";
 	sqlite3_stmt *st = prep(tx, sql);
-	cJSON *a = cJSON_AddArrayToObject(o, "stages");
+	cJSON *a;
 	if (!st)
-		return;
-	sqlite3_bind_int64(st, 1, version_id);
+		return MLREG_EIO;
+	sqlite3_bind_int64(st, 1, model_id);
+	a = cJSON_CreateArray();
 	while (sqlite3_step(st) == SQLITE_ROW)
-		cJSON_AddItemToArray(a, sq_col_json_str(st, 0));
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			cJSON *e = cJSON_CreateArray();
+			cJSON_AddItemToArray(e, sq_col_json_str(st, 0));
+			cJSON_AddItemToArray(e, cJSON_CreateNumber((double)sqlite3_column_int64(st, 1)));
+			cJSON_AddItemToArray(a, e);
+		}
 	sqlite3_reset(st);
+	*out = a;
+	return 0;
 }
 
 static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 {
 	static const char sql[] =
-		"SELECT n.kind, n.key, n.attrs, n.version_id, m.name, v.number, v.status FROM lineage_nodes n"
+		"SELECT n.kind, n.key, n.attrs, v.model_id, m.name, v.number, v.status FROM lineage_nodes n"
 		" LEFT JOIN versions v ON v.id=n.version_id LEFT JOIN models m ON m.id=v.model_id WHERE n.id=?";
 	sqlite3_stmt *st = prep(tx, sql);
 	char buf[4200], kind[16], key[2200];
 	cJSON *o, *attrs = NULL;
 	const char *at;
-	int64_t vid;
+	int64_t model_id;
 	if (!st)
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -166,7 +172,7 @@ static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 	snprintf(kind, sizeof(kind), "%s", (const char *)sqlite3_column_text(st, 0));
 	snprintf(key, sizeof(key), "%s", (const char *)sqlite3_column_text(st, 1));
 	at = (const char *)sqlite3_column_text(st, 2);
-	vid = sqlite3_column_int64(st, 3);
+	model_id = sqlite3_column_int64(st, 3);
 	o = cJSON_CreateObject();
 	snprintf(buf, sizeof(buf), "%s:%s", kind, key);
 	cJSON_AddStringToObject(o, "id", buf);
@@ -176,6 +182,8 @@ static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 		cJSON_AddItemToObject(o, "model", sq_col_json_str(st, 4));
 		cJSON_AddNumberToObject(o, "version", (double)sqlite3_column_int64(st, 5));
 		cJSON_AddItemToObject(o, "status", sq_col_json_str(st, 6));
+		/* the caller fills "stages" from lineage_stage_holders, once per model */
+		cJSON_AddNumberToObject(o, "model_id", (double)model_id);
 	} else if (!strcmp(kind, "dataset")) {
 		bool uri = !strncmp(key, "uri:", 4);
 		cJSON_AddStringToObject(o, uri ? "uri" : "digest", uri ? key + 4 : key);
@@ -196,8 +204,6 @@ static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 	}
 	cJSON_Delete(attrs);
 	sqlite3_reset(st);
-	if (!strcmp(kind, "version") && vid > 0)
-		add_stages(tx, vid, o);
 	if (!strcmp(kind, "dataset")) {
 		cJSON *names;
 		add_names(tx, id, o);
@@ -273,4 +279,5 @@ void sq_lineage_ops(reg_meta_ops *ops)
 	ops->lineage_edges_of = edges_of;
 	ops->lineage_node_get = node_get;
 	ops->dataset_list = dataset_list;
+	ops->lineage_stage_holders = stage_holders;
 }

@@ -241,7 +241,7 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 	r->cfg.data_dir = r->data_dir;
 	if ((rc = lock_dir(r)) < 0)
 		goto fail;
-	if ((rc = reg_meta_sqlite_new(r->data_dir, cfg->busy_timeout_ms, &r->meta)) < 0)
+	if ((rc = reg_meta_sqlite_new(r->data_dir, cfg->busy_timeout_ms, cfg->db_mmap_bytes, &r->meta)) < 0)
 		goto fail;
 	if ((rc = reg_blobstore_fs_new(r->data_dir, &r->blobs)) < 0)
 		goto fail;

@@ -24,6 +24,7 @@ typedef struct {
 	int64_t gc_grace_ms;      /* unreferenced blobs younger than this are spared (default 1h) */
 	int64_t upload_ttl_ms;    /* idle upload sessions older than this are swept (default 24h) */
 	int64_t busy_timeout_ms;  /* SQLite busy timeout (default 5s) */
+	int64_t db_mmap_bytes;    /* bytes of the database readers memory-map (0: none) */
 	uint64_t max_files;       /* files per version (default 100000) */
 } reg_config;
 

@@ -245,8 +245,11 @@ typedef struct {
 	int (*dataset_by_name)(reg_tx *tx, const char *name, cJSON **ids);
 	/* up: the edges from id to what made it; down: the edges into id */
 	int (*lineage_edges_of)(reg_tx *tx, int64_t id, bool up, reg_edge_cb cb, void *ctx);
-	/* {"id","kind","label",…} as docs/api.md "Lineage" shows */
+	/* {"id","kind","label",…} as docs/api.md "Lineage" shows; version nodes
+	 * carry "model_id" for lineage_stage_holders instead of "stages" */
 	int (*lineage_node_get)(reg_tx *tx, int64_t id, cJSON **out);
+	/* [[stage, version number],…] for the stages of model_id held now */
+	int (*lineage_stage_holders)(reg_tx *tx, int64_t model_id, cJSON **out);
 	/* {"datasets":[{"id","digest"|"uri","names","versions"}],"next_page_token"} */
 	int (*dataset_list)(reg_tx *tx, const char *name, int64_t limit, int64_t offset, cJSON **out);
 
@@ -263,6 +266,7 @@ struct reg_meta {
 };
 
 /* SQLite at DIR/registry.db: WAL, foreign keys, migrations applied. */
-int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, reg_meta **out);
+/* mmap_bytes: how much of the database reader connections map (0: none). */
+int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, int64_t mmap_bytes, reg_meta **out);
 
 #endif

@@ -61,7 +61,8 @@
 -- lineage_edges  from a version (src) to what made it (dst): trained_on,
 --                derived_from, built_from (attrs: branch, remote, dirty,
 --                changed), produced_by.  The primary key serves upstream
---                walks, lineage_edges_dst downstream (impact) walks.
+--                walks, lineage_edges_dst (covering) downstream (impact)
+--                walks without touching the table.
 -- dataset_names  labels of dataset nodes: one content may have several
 --                names, one name several contents over time.
 
@@ -300,7 +301,7 @@ CREATE TABLE lineage_edges (
     attrs    TEXT    NOT NULL DEFAULT '{}',
     PRIMARY KEY (src, dst, relation)
 ) WITHOUT ROWID;
-CREATE INDEX lineage_edges_dst ON lineage_edges(dst, src);
+CREATE INDEX lineage_edges_dst ON lineage_edges(dst, src, relation, attrs);
 
 CREATE TABLE dataset_names (
     name    TEXT    NOT NULL,
