@@ -597,7 +597,7 @@ STATEMENTS = [
     ("walk down, per node", "edges_of", "dsql", ["vnode"]),
     ("walk down from the hot dataset", "edges_of", "dsql", ["hot_node"]),
     ("details, per node", "node_get", "sql", ["vnode"]),
-    ("details, per version", "add_stages", "sql", ["vid"]),
+    ("details, per model of a version", "stage_holders", "sql", ["model_id"]),
     ("details, per dataset", "add_names", "sql", ["hot_node"]),
     ("?dataset=NAME", "by_name", "sql", ["hot_name"]),
 ]
@@ -622,10 +622,11 @@ def timed_sql(con, sql, params, n=200):
 def env_of(con, S):
     hot_node = con.execute("SELECT id FROM lineage_nodes WHERE kind='dataset' AND key=?", (S["hot_digest"],)).fetchone()[0]
     # a typical version: one of the hot dataset's direct users
-    vnode, vid = con.execute("SELECT n.id, n.version_id FROM lineage_edges e JOIN lineage_nodes n ON n.id=e.src"
-                             " WHERE e.dst=? LIMIT 1", (hot_node,)).fetchone()
+    vnode, vid, mid = con.execute("SELECT n.id, n.version_id, v.model_id FROM lineage_edges e"
+                                  " JOIN lineage_nodes n ON n.id=e.src JOIN versions v ON v.id=n.version_id"
+                                  " WHERE e.dst=? LIMIT 1", (hot_node,)).fetchone()
     return {"kind_dataset": "dataset", "hot_key": S["hot_digest"], "hot_node": hot_node, "vnode": vnode,
-            "vid": vid, "hot_name": S["hot_name"]}
+            "vid": vid, "model_id": mid, "hot_name": S["hot_name"]}
 
 
 def explain(db, planfile, root=None):
@@ -640,9 +641,6 @@ def explain(db, planfile, root=None):
     print("|---|---|---|---|")
     rows = [(phase, "%s() `%s`" % (fn, var), src.get(("meta_sqlite_lineage.c", fn, var)), names)
             for phase, fn, var, names in STATEMENTS]
-    rows += [("(what-if) walk down from the hot dataset", "edges_of dsql, attrs only for built_from", WHATIF_DSQL,
-              ["hot_node"]),
-             ("(what-if) walk down, per node", "edges_of dsql, attrs only for built_from", WHATIF_DSQL, ["vnode"])]
     for phase, label, sql, names in rows:
         if sql is None:
             print("| %s | %s | not found in the source: update bench/lineage_client.py | — |" % (phase, label))
@@ -652,13 +650,6 @@ def explain(db, planfile, root=None):
         print("| %s | %s | %s | %.1f |" % (phase, label, plan_.replace("|", "/"), timed_sql(con, sql, params)))
 
 
-# Rewrites replayed beside the source's statements (not code the server runs).
-WHATIF_DSQL = ("SELECT e.src, e.relation, CASE WHEN e.relation='built_from' THEN (SELECT a.attrs FROM lineage_edges a"
-               " WHERE a.src=e.src AND a.dst=e.dst AND a.relation=e.relation) END FROM lineage_edges e WHERE e.dst=?")
-WHATIF_NODE = ("SELECT n.kind, n.key, n.attrs, n.version_id, m.name, v.number, v.status, v.model_id FROM lineage_nodes n"
-               " LEFT JOIN versions v ON v.id=n.version_id LEFT JOIN models m ON m.id=v.model_id WHERE n.id=?")
-WHATIF_STAGES = ("SELECT g.name, (SELECT s.version_id FROM stage_stack s WHERE s.model_id=?1 AND s.stage=g.name"
-                 " ORDER BY s.pos DESC LIMIT 1) FROM stages g ORDER BY g.position")
 MMAP = "PRAGMA mmap_size=2147418112"  # the most this libsqlite3 maps (SQLITE_MAX_MMAP_SIZE)
 
 
@@ -670,14 +661,14 @@ def phases(db, planfile, root=None):
         S = json.load(f)
     src = source_sql(root)
     q = {k: src[("meta_sqlite_lineage.c", f, v)] for k, f, v in
-         [("down", "edges_of", "dsql"), ("node", "node_get", "sql"), ("stages", "add_stages", "sql"),
+         [("down", "edges_of", "dsql"), ("node", "node_get", "sql"), ("stages", "stage_holders", "sql"),
           ("names", "add_names", "sql")]}
+    # the server reads stage holders once per model per answer, and its
+    # readers map the database (--db-mmap, default 1 GiB)
     variants = [
-        ("as the server runs them (statements from the source, default pragmas)", [], q["down"], False),
-        ("what-if: readers with `%s`" % MMAP, [MMAP], q["down"], False),
-        ("what-if: + down walk from the covering index lineage_edges_dst (attrs read only for built_from)",
-         [MMAP], WHATIF_DSQL, False),
-        ("what-if: + the stage holders read once per model, not once per version", [MMAP], WHATIF_DSQL, True),
+        ("as the server runs them (statements from the source, readers with mmap)",
+         ["PRAGMA mmap_size=1073741824"], q["down"], True),
+        ("the same without mmap (`--db-mmap 0`)", [], q["down"], True),
     ]
     print("| replay | BFS: one edge scan per node, ms | details: node row + stages per node, ms | total ms |")
     print("|---|---|---|---|")
@@ -707,14 +698,9 @@ def phases(db, planfile, root=None):
             nver = 0
             holders = {}
             for x in order:
-                if per_model:
-                    row = con.execute(WHATIF_NODE, (x,)).fetchone()
-                    if row[0] == "version" and row[7] not in holders:
-                        holders[row[7]] = con.execute(WHATIF_STAGES, (row[7],)).fetchall()
-                else:
-                    row = con.execute(q["node"], (x,)).fetchone()
-                    if row[0] == "version":
-                        con.execute(q["stages"], (row[3],)).fetchall()
+                row = con.execute(q["node"], (x,)).fetchone()
+                if row[0] == "version" and row[3] not in holders:
+                    holders[row[3]] = con.execute(q["stages"], (row[3],)).fetchall()
                 if row[0] == "version":
                     nver += 1
                 elif row[0] == "dataset":
@@ -726,8 +712,8 @@ def phases(db, planfile, root=None):
         con.close()
         print("| %s | %.1f | %.1f | %.1f |" % (label, best["walk"], best["details"], best["walk"] + best["details"]))
     print()
-    print("Walked: %d nodes (%d versions), %d edges; one edge scan and one node row per node, one stages query per"
-          " version (the per-model what-if: %d models)." % (len(order), nver, nedges, len(holders)))
+    print("Walked: %d nodes (%d versions), %d edges; one edge scan and one node row per node, one stage-holders"
+          " query per model (%d models)." % (len(order), nver, nedges, len(holders)))
 
 
 if __name__ == "__main__":

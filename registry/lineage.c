@@ -324,6 +324,7 @@ typedef struct {
 	int depth, max_depth;
 	int64_t max_nodes;
 	bool up, truncated;
+	bool no_edges; /* only the nodes are wanted (dataset dependents) */
 	cJSON *edges; /* [{"from","to","relation",attrs…}] with numeric ids, named later */
 } walk;
 
@@ -356,6 +357,8 @@ static int on_edge(int64_t other, const char *relation, const char *attrs, void 
 		if ((rc = set_add(&w->set, other, w->depth + 1)) < 0)
 			return rc;
 	}
+	if (w->no_edges)
+		return 0;
 	e = cJSON_CreateObject();
 	cJSON_AddNumberToObject(e, "from", (double)(w->up ? w->current : other));
 	cJSON_AddNumberToObject(e, "to", (double)(w->up ? other : w->current));
@@ -509,9 +512,9 @@ static int roots_of(reg_registry *r, reg_tx *tx, const reg_lineage_query *q, wal
 	return mlreg_error_set(MLREG_EINVALID, "lineage needs ref, dataset or commit");
 }
 
-int reg_lineage(reg_registry *r, const reg_lineage_query *q, cJSON **out)
+static int lineage_walk(reg_registry *r, const reg_lineage_query *q, bool no_edges, cJSON **out)
 {
-	walk w = {0};
+	walk w = {.no_edges = no_edges};
 	reg_tx *tx = NULL;
 	char root[UTIL_NAME_MAX + 2200];
 	cJSON *o;
@@ -542,6 +545,8 @@ done:
 	return rc;
 }
 
+int reg_lineage(reg_registry *r, const reg_lineage_query *q, cJSON **out) { return lineage_walk(r, q, false, out); }
+
 int reg_dataset_list(reg_registry *r, const char *name, int64_t limit, int64_t offset, cJSON **out)
 {
 	reg_tx *tx = NULL;
@@ -562,7 +567,7 @@ int reg_dataset_get(reg_registry *r, const char *id, int64_t max_nodes, cJSON **
 	int rc;
 	if (!id || (strncmp(id, "sha256:", 7) != 0 && strncmp(id, "uri:", 4) != 0))
 		return mlreg_error_set(MLREG_EINVALID, "dataset id must be sha256:<hex> or uri:<uri>");
-	if ((rc = reg_lineage(r, &q, &g)) < 0)
+	if ((rc = lineage_walk(r, &q, true, &g)) < 0)
 		return rc;
 	o = cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "nodes"), 0), true);
 	cJSON_AddBoolToObject(o, "truncated", cJSON_IsTrue(cJSON_GetObjectItem(g, "truncated")));
@@ -573,11 +578,12 @@ int reg_dataset_get(reg_registry *r, const char *id, int64_t max_nodes, cJSON **
 		bool direct = cJSON_GetObjectItem(n, "depth")->valuedouble == 1;
 		if (strcmp(util_json_str(n, "kind"), "version") != 0)
 			continue;
+		/* moved, not copied: g is dropped afterwards */
 		d = cJSON_CreateObject();
-		cJSON_AddItemToObject(d, "model", cJSON_Duplicate(cJSON_GetObjectItem(n, "model"), true));
-		cJSON_AddItemToObject(d, "version", cJSON_Duplicate(cJSON_GetObjectItem(n, "version"), true));
-		cJSON_AddItemToObject(d, "status", cJSON_Duplicate(cJSON_GetObjectItem(n, "status"), true));
-		cJSON_AddItemToObject(d, "stages", cJSON_Duplicate(cJSON_GetObjectItem(n, "stages"), true));
+		cJSON_AddItemToObject(d, "model", cJSON_DetachItemFromObject((cJSON *)n, "model"));
+		cJSON_AddItemToObject(d, "version", cJSON_DetachItemFromObject((cJSON *)n, "version"));
+		cJSON_AddItemToObject(d, "status", cJSON_DetachItemFromObject((cJSON *)n, "status"));
+		cJSON_AddItemToObject(d, "stages", cJSON_DetachItemFromObject((cJSON *)n, "stages"));
 		cJSON_AddBoolToObject(d, "direct", direct);
 		cJSON_AddItemToArray(deps, d);
 	}
