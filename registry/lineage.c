@@ -318,6 +318,22 @@ static int set_add(node_set *s, int64_t id, int depth)
 	return 1;
 }
 
+/* An edge as walked: answers hold thousands, so no JSON tree per edge. */
+typedef struct {
+	int64_t from, to;
+	const char *relation; /* one of the static names below */
+	char *attrs;          /* the stored attrs object's text, or NULL for {} */
+} edge_rec;
+
+static const char *relation_name(const char *r)
+{
+	static const char *const names[] = {"trained_on", "derived_from", "built_from", "produced_by"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (r && !strcmp(r, names[i]))
+			return names[i];
+	return "unknown";
+}
+
 typedef struct {
 	node_set set;
 	int64_t current;
@@ -325,29 +341,23 @@ typedef struct {
 	int64_t max_nodes;
 	bool up, truncated;
 	bool no_edges; /* only the nodes are wanted (dataset dependents) */
-	cJSON *edges; /* [{"from","to","relation",attrs…}] with numeric ids, named later */
+	edge_rec *edges; /* numeric ends, named when the answer is written */
+	size_t nedges, capedges;
 } walk;
 
-static void merge_attrs(cJSON *into, const char *attrs)
+static void edges_free(walk *w)
 {
-	cJSON *a = NULL;
-	if (!attrs || !strcmp(attrs, "{}") || util_json_parse(attrs, strlen(attrs), 8, &a) < 0 || !cJSON_IsObject(a)) {
-		cJSON_Delete(a);
-		return;
-	}
-	for (cJSON *m = a->child; m;) {
-		cJSON *next = m->next;
-		if (!cJSON_GetObjectItemCaseSensitive(into, m->string))
-			cJSON_AddItemToObject(into, m->string, cJSON_DetachItemViaPointer(a, m));
-		m = next;
-	}
-	cJSON_Delete(a);
+	for (size_t i = 0; i < w->nedges; i++)
+		free(w->edges[i].attrs);
+	free(w->edges);
+	w->edges = NULL;
+	w->nedges = w->capedges = 0;
 }
 
 static int on_edge(int64_t other, const char *relation, const char *attrs, void *ctx)
 {
 	walk *w = ctx;
-	cJSON *e;
+	edge_rec *e;
 	int rc;
 	if (!set_has(&w->set, other)) {
 		if ((int64_t)w->set.n >= w->max_nodes) {
@@ -359,12 +369,22 @@ static int on_edge(int64_t other, const char *relation, const char *attrs, void 
 	}
 	if (w->no_edges)
 		return 0;
-	e = cJSON_CreateObject();
-	cJSON_AddNumberToObject(e, "from", (double)(w->up ? w->current : other));
-	cJSON_AddNumberToObject(e, "to", (double)(w->up ? other : w->current));
-	cJSON_AddStringToObject(e, "relation", relation);
-	merge_attrs(e, attrs);
-	cJSON_AddItemToArray(w->edges, e);
+	if (w->nedges == w->capedges) {
+		size_t nc = w->capedges ? w->capedges * 2 : 64;
+		edge_rec *ne = realloc(w->edges, nc * sizeof(*ne));
+		if (!ne)
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		w->edges = ne;
+		w->capedges = nc;
+	}
+	e = &w->edges[w->nedges];
+	e->from = w->up ? w->current : other;
+	e->to = w->up ? other : w->current;
+	e->relation = relation_name(relation);
+	e->attrs = NULL;
+	if (attrs && attrs[0] == '{' && strcmp(attrs, "{}") != 0 && !(e->attrs = strdup(attrs)))
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	w->nedges++;
 	return 0;
 }
 
@@ -427,41 +447,98 @@ static int add_stages(reg_registry *r, reg_tx *tx, holder_cache *hc, cJSON *n)
 	return 0;
 }
 
-/* Build the node list and name the edges' ends by node id. */
-static int walk_answer(reg_registry *r, reg_tx *tx, walk *w, cJSON *out)
+/* Each node's details, in visit order, handed to sink (which must not keep
+ * the node); *ids gets every node's id string, by visit position. */
+typedef int (*node_sink)(cJSON *node, int depth, void *ctx);
+
+static int walk_nodes(reg_registry *r, reg_tx *tx, walk *w, node_sink sink, void *ctx, char ***ids_out)
 {
-	cJSON *nodes = cJSON_AddArrayToObject(out, "nodes");
-	cJSON **byidx = calloc(w->set.n ? w->set.n : 1, sizeof(*byidx));
+	char **ids = calloc(w->set.n ? w->set.n : 1, sizeof(*ids));
 	holder_cache hc = {0};
 	int rc = 0;
-	if (!byidx || (rc = set_init(&hc.models, 64)) < 0) {
-		free(byidx);
+	if (!ids || (rc = set_init(&hc.models, 64)) < 0) {
+		free(ids);
 		return rc < 0 ? rc : mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < w->set.n && rc == 0; i++) {
 		cJSON *n = NULL;
-		if ((rc = META(r)->lineage_node_get(tx, w->set.order[i], &n)) == 0) {
-			cJSON_AddNumberToObject(n, "depth", w->set.depth[slot_of(&w->set, w->set.order[i])]);
-			byidx[i] = n;
-			cJSON_AddItemToArray(nodes, n);
-			rc = add_stages(r, tx, &hc, n);
-		}
+		int depth = w->set.depth[slot_of(&w->set, w->set.order[i])];
+		if ((rc = META(r)->lineage_node_get(tx, w->set.order[i], &n)) < 0)
+			break;
+		cJSON_AddNumberToObject(n, "depth", depth);
+		if ((rc = add_stages(r, tx, &hc, n)) == 0 && !(ids[i] = strdup(util_json_str(n, "id"))))
+			rc = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		if (rc == 0)
+			rc = sink(n, depth, ctx);
+		cJSON_Delete(n);
 	}
 	for (size_t i = 0; i < hc.models.n; i++)
 		cJSON_Delete(hc.holders[i]);
 	free(hc.holders);
 	set_free(&hc.models);
-	for (cJSON *e = w->edges->child; e && rc == 0; e = e->next)
-		for (int k = 0; k < 2; k++) {
-			const char *key = k ? "to" : "from";
-			int64_t id = (int64_t)cJSON_GetObjectItem(e, key)->valuedouble;
-			const cJSON *n = byidx[w->set.pos[slot_of(&w->set, id)]];
-			cJSON_ReplaceItemInObject(e, key, cJSON_CreateString(util_json_str(n, "id")));
-		}
-	free(byidx);
-	cJSON_AddItemToObject(out, "edges", w->edges);
-	w->edges = NULL;
+	if (rc < 0) {
+		for (size_t i = 0; i < w->set.n; i++)
+			free(ids[i]);
+		free(ids);
+		return rc;
+	}
+	*ids_out = ids;
+	return 0;
+}
+
+static void ids_free(char **ids, size_t n)
+{
+	for (size_t i = 0; ids && i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* Append a JSON value printed compactly, after a comma unless first. */
+static int put_json(util_buf *b, const cJSON *v)
+{
+	char *t = cJSON_PrintUnformatted(v);
+	int rc;
+	if (!t)
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	rc = util_buf_puts(b, b->len > 1 ? "," : "");
+	if (rc == 0)
+		rc = util_buf_puts(b, t);
+	free(t);
 	return rc;
+}
+
+static int sink_text(cJSON *node, int depth, void *ctx)
+{
+	(void)depth;
+	return put_json(ctx, node);
+}
+
+/* [{"from","to","relation",…attrs}] as text, the ends named by node id. */
+static int edges_text(walk *w, char **ids, util_buf *b)
+{
+	int rc = util_buf_puts(b, "[");
+	for (size_t i = 0; i < w->nedges && rc == 0; i++) {
+		const edge_rec *e = &w->edges[i];
+		rc = util_buf_puts(b, i ? ",{\"from\":" : "{\"from\":");
+		if (rc == 0)
+			rc = util_json_put_string(b, ids[w->set.pos[slot_of(&w->set, e->from)]]);
+		if (rc == 0)
+			rc = util_buf_puts(b, ",\"to\":");
+		if (rc == 0)
+			rc = util_json_put_string(b, ids[w->set.pos[slot_of(&w->set, e->to)]]);
+		if (rc == 0)
+			rc = util_buf_printf(b, ",\"relation\":\"%s\"", e->relation);
+		/* the stored attrs object (written by cJSON at push): its members
+		 * join the edge's */
+		if (rc == 0 && e->attrs) {
+			size_t n = strlen(e->attrs);
+			if (n > 2 && e->attrs[n - 1] == '}' && (rc = util_buf_puts(b, ",")) == 0)
+				rc = util_buf_put(b, e->attrs + 1, n - 2);
+		}
+		if (rc == 0)
+			rc = util_buf_puts(b, "}");
+	}
+	return rc ? rc : util_buf_puts(b, "]");
 }
 
 /* The root nodes of a query, added to the set at depth 0; *root names them. */
@@ -512,40 +589,62 @@ static int roots_of(reg_registry *r, reg_tx *tx, const reg_lineage_query *q, wal
 	return mlreg_error_set(MLREG_EINVALID, "lineage needs ref, dataset or commit");
 }
 
-static int lineage_walk(reg_registry *r, const reg_lineage_query *q, bool no_edges, cJSON **out)
+/* Walk from the query's roots inside one read snapshot; then fn writes the
+ * answer while the snapshot is still open. */
+typedef int (*walk_fn)(reg_registry *r, reg_tx *tx, walk *w, const char *root, void *ctx);
+
+static int lineage_walk(reg_registry *r, const reg_lineage_query *q, bool no_edges, walk_fn fn, void *ctx)
 {
 	walk w = {.no_edges = no_edges};
 	reg_tx *tx = NULL;
 	char root[UTIL_NAME_MAX + 2200];
-	cJSON *o;
 	int rc;
 	w.up = !q->down;
 	w.max_depth = (int)(q->depth > 0 && q->depth < q->max_depth ? q->depth : q->max_depth);
 	w.max_nodes = q->max_nodes > 0 ? q->max_nodes : 100000;
 	if ((rc = set_init(&w.set, 64)) < 0)
 		return rc;
-	w.edges = cJSON_CreateArray();
-	if ((rc = META(r)->begin_read(r->meta, &tx)) < 0)
-		goto done;
-	if ((rc = roots_of(r, tx, q, &w, root, sizeof(root))) == 0 && (rc = walk_run(r, tx, &w)) == 0) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "root", root);
-		cJSON_AddStringToObject(o, "direction", w.up ? "up" : "down");
-		cJSON_AddNumberToObject(o, "depth", w.max_depth);
-		cJSON_AddBoolToObject(o, "truncated", w.truncated);
-		if ((rc = walk_answer(r, tx, &w, o)) < 0)
-			cJSON_Delete(o);
-		else
-			*out = o;
+	if ((rc = META(r)->begin_read(r->meta, &tx)) == 0) {
+		if ((rc = roots_of(r, tx, q, &w, root, sizeof(root))) == 0 && (rc = walk_run(r, tx, &w)) == 0)
+			rc = fn(r, tx, &w, root, ctx);
+		META(r)->commit(tx);
 	}
-	META(r)->commit(tx);
-done:
-	cJSON_Delete(w.edges);
+	edges_free(&w);
 	set_free(&w.set);
 	return rc;
 }
 
-int reg_lineage(reg_registry *r, const reg_lineage_query *q, cJSON **out) { return lineage_walk(r, q, false, out); }
+/* The graph answer: nodes and edges are written as JSON text (raw items),
+ * not trees - an impact set is tens of thousands of objects. */
+static int graph_answer(reg_registry *r, reg_tx *tx, walk *w, const char *root, void *ctx)
+{
+	cJSON **out = ctx, *o;
+	util_buf nodes, edges;
+	char **ids = NULL;
+	int rc;
+	util_buf_init(&nodes, (size_t)1 << 31);
+	util_buf_init(&edges, (size_t)1 << 31);
+	if ((rc = util_buf_puts(&nodes, "[")) == 0 && (rc = walk_nodes(r, tx, w, sink_text, &nodes, &ids)) == 0 &&
+	    (rc = util_buf_puts(&nodes, "]")) == 0 && (rc = edges_text(w, ids, &edges)) == 0) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "root", root);
+		cJSON_AddStringToObject(o, "direction", w->up ? "up" : "down");
+		cJSON_AddNumberToObject(o, "depth", w->max_depth);
+		cJSON_AddBoolToObject(o, "truncated", w->truncated);
+		cJSON_AddItemToObject(o, "nodes", cJSON_CreateRaw(nodes.ptr));
+		cJSON_AddItemToObject(o, "edges", cJSON_CreateRaw(edges.ptr));
+		*out = o;
+	}
+	ids_free(ids, w->set.n);
+	util_buf_release(&nodes);
+	util_buf_release(&edges);
+	return rc;
+}
+
+int reg_lineage(reg_registry *r, const reg_lineage_query *q, cJSON **out)
+{
+	return lineage_walk(r, q, false, graph_answer, out);
+}
 
 int reg_dataset_list(reg_registry *r, const char *name, int64_t limit, int64_t offset, cJSON **out)
 {
@@ -560,34 +659,63 @@ int reg_dataset_list(reg_registry *r, const char *name, int64_t limit, int64_t o
 	return rc;
 }
 
+typedef struct {
+	cJSON *root;   /* the dataset node */
+	util_buf deps; /* dependents as JSON text */
+} deps_ctx;
+
+static int sink_dependent(cJSON *n, int depth, void *p)
+{
+	deps_ctx *d = p;
+	cJSON *e;
+	int rc;
+	if (depth == 0) {
+		if (!d->root && !(d->root = cJSON_Duplicate(n, true)))
+			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		return 0;
+	}
+	if (strcmp(util_json_str(n, "kind"), "version") != 0)
+		return 0;
+	e = cJSON_CreateObject();
+	cJSON_AddItemToObject(e, "model", cJSON_DetachItemFromObject(n, "model"));
+	cJSON_AddItemToObject(e, "version", cJSON_DetachItemFromObject(n, "version"));
+	cJSON_AddItemToObject(e, "status", cJSON_DetachItemFromObject(n, "status"));
+	cJSON_AddItemToObject(e, "stages", cJSON_DetachItemFromObject(n, "stages"));
+	/* breadth-first: depth 1 below a dataset is trained on it directly */
+	cJSON_AddBoolToObject(e, "direct", depth == 1);
+	rc = put_json(&d->deps, e);
+	cJSON_Delete(e);
+	return rc;
+}
+
+static int dependents_answer(reg_registry *r, reg_tx *tx, walk *w, const char *root, void *ctx)
+{
+	deps_ctx *d = ctx;
+	char **ids = NULL;
+	int rc;
+	(void)root;
+	if ((rc = util_buf_puts(&d->deps, "[")) == 0 && (rc = walk_nodes(r, tx, w, sink_dependent, d, &ids)) == 0)
+		rc = util_buf_puts(&d->deps, "]");
+	ids_free(ids, w->set.n);
+	if (rc == 0 && d->root)
+		cJSON_AddBoolToObject(d->root, "truncated", w->truncated);
+	return rc;
+}
+
 int reg_dataset_get(reg_registry *r, const char *id, int64_t max_nodes, cJSON **out)
 {
 	reg_lineage_query q = {.dataset = id, .down = true, .max_depth = 1 << 20, .max_nodes = max_nodes};
-	cJSON *g = NULL, *o, *deps;
+	deps_ctx d = {0};
 	int rc;
 	if (!id || (strncmp(id, "sha256:", 7) != 0 && strncmp(id, "uri:", 4) != 0))
 		return mlreg_error_set(MLREG_EINVALID, "dataset id must be sha256:<hex> or uri:<uri>");
-	if ((rc = lineage_walk(r, &q, true, &g)) < 0)
-		return rc;
-	o = cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "nodes"), 0), true);
-	cJSON_AddBoolToObject(o, "truncated", cJSON_IsTrue(cJSON_GetObjectItem(g, "truncated")));
-	deps = cJSON_AddArrayToObject(o, "dependents");
-	for (const cJSON *n = cJSON_GetObjectItem(g, "nodes")->child; n; n = n->next) {
-		cJSON *d;
-		/* breadth-first: depth 1 below a dataset is trained on it directly */
-		bool direct = cJSON_GetObjectItem(n, "depth")->valuedouble == 1;
-		if (strcmp(util_json_str(n, "kind"), "version") != 0)
-			continue;
-		/* moved, not copied: g is dropped afterwards */
-		d = cJSON_CreateObject();
-		cJSON_AddItemToObject(d, "model", cJSON_DetachItemFromObject((cJSON *)n, "model"));
-		cJSON_AddItemToObject(d, "version", cJSON_DetachItemFromObject((cJSON *)n, "version"));
-		cJSON_AddItemToObject(d, "status", cJSON_DetachItemFromObject((cJSON *)n, "status"));
-		cJSON_AddItemToObject(d, "stages", cJSON_DetachItemFromObject((cJSON *)n, "stages"));
-		cJSON_AddBoolToObject(d, "direct", direct);
-		cJSON_AddItemToArray(deps, d);
+	util_buf_init(&d.deps, (size_t)1 << 31);
+	if ((rc = lineage_walk(r, &q, true, dependents_answer, &d)) == 0) {
+		cJSON_AddItemToObject(d.root, "dependents", cJSON_CreateRaw(d.deps.ptr));
+		*out = d.root;
+		d.root = NULL;
 	}
-	cJSON_Delete(g);
-	*out = o;
-	return 0;
+	cJSON_Delete(d.root);
+	util_buf_release(&d.deps);
+	return rc;
 }

@@ -77,7 +77,7 @@ int util_json_i64(const cJSON *obj, const char *key, int64_t *out)
 	return 0;
 }
 
-static int put_string(util_buf *b, const char *s)
+int util_json_put_string(util_buf *b, const char *s)
 {
 	static const char hx[] = "0123456789abcdef";
 	int rc = util_buf_put(b, "\"", 1);
@@ -121,7 +121,7 @@ int util_json_canonical(const cJSON *v, util_buf *b)
 	if (cJSON_IsFalse(v))
 		return util_buf_puts(b, "false");
 	if (cJSON_IsString(v))
-		return put_string(b, v->valuestring);
+		return util_json_put_string(b, v->valuestring);
 	if (cJSON_IsNumber(v)) {
 		if (!util_json_is_int(v))
 			return mlreg_error_set(MLREG_EINVALID, "canonical encoding admits integers only");
@@ -157,7 +157,7 @@ int util_json_canonical(const cJSON *v, util_buf *b)
 				rc = mlreg_error_set(MLREG_EINVALID, "duplicate key '%s'", kids[i]->string);
 				break;
 			}
-			if ((rc = put_string(b, kids[i]->string)) < 0 || (rc = util_buf_put(b, ":", 1)) < 0)
+			if ((rc = util_json_put_string(b, kids[i]->string)) < 0 || (rc = util_buf_put(b, ":", 1)) < 0)
 				break;
 			rc = util_json_canonical(kids[i], b);
 		}

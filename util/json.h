@@ -27,6 +27,8 @@ bool util_json_is_int(const cJSON *v);
  * integers only (within +-2^53), strings escaped per RFC 8785.
  * Appends to b; MLREG_EINVALID on a non-integer number. */
 int util_json_canonical(const cJSON *v, util_buf *b);
+/* Append s as a JSON string literal (quoted, RFC 8785 escapes). */
+int util_json_put_string(util_buf *b, const char *s);
 
 /* Unformatted print to a heap string (caller frees), NULL on OOM. */
 char *util_json_print(const cJSON *v);
