@@ -403,8 +403,8 @@ static int walk_run(reg_registry *r, reg_tx *tx, walk *w)
 	return 0;
 }
 
-/* The stages a version node holds now, from its model's stage holders,
- * read once per model per answer (an impact set is mostly a few models'
+/* The stages a version holds now, from its model's stage holders, read
+ * once per model per answer (an impact set is mostly a few models'
  * versions: one query per model instead of one per version). */
 typedef struct {
 	node_set models;
@@ -412,17 +412,14 @@ typedef struct {
 	size_t cap;
 } holder_cache;
 
-static int add_stages(reg_registry *r, reg_tx *tx, holder_cache *hc, cJSON *n)
+#define MAX_NODE_STAGES 32
+
+static int stages_of(reg_registry *r, reg_tx *tx, holder_cache *hc, int64_t model_id, int64_t number,
+		     const char **out, int *n)
 {
-	cJSON *mid = cJSON_GetObjectItem(n, "model_id"), *stages;
-	int64_t model_id = mid ? (int64_t)mid->valuedouble : 0, number;
 	size_t pos;
 	int rc;
-	if (!mid)
-		return 0;
-	number = (int64_t)cJSON_GetObjectItem(n, "version")->valuedouble;
-	cJSON_DeleteItemFromObject(n, "model_id");
-	stages = cJSON_AddArrayToObject(n, "stages");
+	*n = 0;
 	if (model_id <= 0)
 		return 0;
 	if ((rc = set_add(&hc->models, model_id, 0)) < 0)
@@ -441,41 +438,62 @@ static int add_stages(reg_registry *r, reg_tx *tx, holder_cache *hc, cJSON *n)
 		if ((rc = META(r)->lineage_stage_holders(tx, model_id, &hc->holders[pos])) < 0)
 			return rc;
 	}
-	for (const cJSON *h = hc->holders[pos]->child; h; h = h->next)
+	for (const cJSON *h = hc->holders[pos]->child; h && *n < MAX_NODE_STAGES; h = h->next)
 		if ((int64_t)cJSON_GetArrayItem(h, 1)->valuedouble == number)
-			cJSON_AddItemToArray(stages, cJSON_CreateString(cJSON_GetArrayItem(h, 0)->valuestring));
+			out[(*n)++] = cJSON_GetArrayItem(h, 0)->valuestring;
 	return 0;
 }
 
-/* Each node's details, in visit order, handed to sink (which must not keep
- * the node); *ids gets every node's id string, by visit position. */
-typedef int (*node_sink)(cJSON *node, int depth, void *ctx);
+/* One node of an answer: a version from its row (no JSON tree), any other
+ * kind as the store's JSON object. */
+typedef struct {
+	const reg_lineage_row *row; /* set for versions */
+	const char *stages[MAX_NODE_STAGES];
+	int nstages;
+	cJSON *json;                /* set for other kinds */
+	int depth;
+} node_view;
 
+typedef int (*node_sink)(const node_view *v, void *ctx);
+
+/* Each node in visit order, handed to sink; *ids gets every node's id
+ * string, by visit position. */
 static int walk_nodes(reg_registry *r, reg_tx *tx, walk *w, node_sink sink, void *ctx, char ***ids_out)
 {
 	char **ids = calloc(w->set.n ? w->set.n : 1, sizeof(*ids));
 	holder_cache hc = {0};
+	reg_lineage_row *row = malloc(sizeof(*row));
 	int rc = 0;
-	if (!ids || (rc = set_init(&hc.models, 64)) < 0) {
+	if (!ids || !row || (rc = set_init(&hc.models, 64)) < 0) {
 		free(ids);
+		free(row);
 		return rc < 0 ? rc : mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < w->set.n && rc == 0; i++) {
-		cJSON *n = NULL;
-		int depth = w->set.depth[slot_of(&w->set, w->set.order[i])];
-		if ((rc = META(r)->lineage_node_get(tx, w->set.order[i], &n)) < 0)
+		node_view v = {.depth = w->set.depth[slot_of(&w->set, w->set.order[i])]};
+		char idbuf[sizeof(row->key) + 16];
+		if ((rc = META(r)->lineage_node_row(tx, w->set.order[i], row)) < 0)
 			break;
-		cJSON_AddNumberToObject(n, "depth", depth);
-		if ((rc = add_stages(r, tx, &hc, n)) == 0 && !(ids[i] = strdup(util_json_str(n, "id"))))
+		snprintf(idbuf, sizeof(idbuf), "%s:%s", row->kind, row->key);
+		if (!(ids[i] = strdup(idbuf))) {
 			rc = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+			break;
+		}
+		if (!strcmp(row->kind, "version")) {
+			v.row = row;
+			rc = stages_of(r, tx, &hc, row->model_id, row->number, v.stages, &v.nstages);
+		} else if ((rc = META(r)->lineage_node_get(tx, w->set.order[i], &v.json)) == 0) {
+			cJSON_AddNumberToObject(v.json, "depth", v.depth);
+		}
 		if (rc == 0)
-			rc = sink(n, depth, ctx);
-		cJSON_Delete(n);
+			rc = sink(&v, ctx);
+		cJSON_Delete(v.json);
 	}
 	for (size_t i = 0; i < hc.models.n; i++)
 		cJSON_Delete(hc.holders[i]);
 	free(hc.holders);
 	set_free(&hc.models);
+	free(row);
 	if (rc < 0) {
 		for (size_t i = 0; i < w->set.n; i++)
 			free(ids[i]);
@@ -507,10 +525,47 @@ static int put_json(util_buf *b, const cJSON *v)
 	return rc;
 }
 
-static int sink_text(cJSON *node, int depth, void *ctx)
+/* "model":…,"version":N,"status":…,"stages":[…] of a version row */
+static int put_version_fields(util_buf *b, const node_view *v)
 {
-	(void)depth;
-	return put_json(ctx, node);
+	int rc = util_buf_puts(b, "\"model\":");
+	if (rc == 0)
+		rc = util_json_put_string(b, v->row->model);
+	if (rc == 0)
+		rc = util_buf_printf(b, ",\"version\":%lld,\"status\":", (long long)v->row->number);
+	if (rc == 0)
+		rc = util_json_put_string(b, v->row->status);
+	if (rc == 0)
+		rc = util_buf_puts(b, ",\"stages\":[");
+	for (int i = 0; i < v->nstages && rc == 0; i++) {
+		if (i)
+			rc = util_buf_puts(b, ",");
+		if (rc == 0)
+			rc = util_json_put_string(b, v->stages[i]);
+	}
+	return rc ? rc : util_buf_puts(b, "]");
+}
+
+static int sink_text(const node_view *v, void *ctx)
+{
+	util_buf *b = ctx;
+	char id[sizeof(v->row->key) + 16];
+	int rc;
+	if (v->json)
+		return put_json(b, v->json);
+	snprintf(id, sizeof(id), "version:%s", v->row->key);
+	rc = util_buf_puts(b, b->len > 1 ? ",{\"id\":" : "{\"id\":");
+	if (rc == 0)
+		rc = util_json_put_string(b, id);
+	if (rc == 0)
+		rc = util_buf_puts(b, ",\"kind\":\"version\",\"label\":");
+	if (rc == 0)
+		rc = util_json_put_string(b, v->row->key);
+	if (rc == 0)
+		rc = util_buf_puts(b, ",");
+	if (rc == 0)
+		rc = put_version_fields(b, v);
+	return rc ? rc : util_buf_printf(b, ",\"depth\":%d}", v->depth);
 }
 
 /* [{"from","to","relation",…attrs}] as text, the ends named by node id. */
@@ -664,28 +719,22 @@ typedef struct {
 	util_buf deps; /* dependents as JSON text */
 } deps_ctx;
 
-static int sink_dependent(cJSON *n, int depth, void *p)
+static int sink_dependent(const node_view *v, void *p)
 {
 	deps_ctx *d = p;
-	cJSON *e;
 	int rc;
-	if (depth == 0) {
-		if (!d->root && !(d->root = cJSON_Duplicate(n, true)))
+	if (v->depth == 0) {
+		if (!d->root && v->json && !(d->root = cJSON_Duplicate(v->json, true)))
 			return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 		return 0;
 	}
-	if (strcmp(util_json_str(n, "kind"), "version") != 0)
+	if (!v->row)
 		return 0;
-	e = cJSON_CreateObject();
-	cJSON_AddItemToObject(e, "model", cJSON_DetachItemFromObject(n, "model"));
-	cJSON_AddItemToObject(e, "version", cJSON_DetachItemFromObject(n, "version"));
-	cJSON_AddItemToObject(e, "status", cJSON_DetachItemFromObject(n, "status"));
-	cJSON_AddItemToObject(e, "stages", cJSON_DetachItemFromObject(n, "stages"));
+	rc = util_buf_puts(&d->deps, d->deps.len > 1 ? ",{" : "{");
+	if (rc == 0)
+		rc = put_version_fields(&d->deps, v);
 	/* breadth-first: depth 1 below a dataset is trained on it directly */
-	cJSON_AddBoolToObject(e, "direct", depth == 1);
-	rc = put_json(&d->deps, e);
-	cJSON_Delete(e);
-	return rc;
+	return rc ? rc : util_buf_printf(&d->deps, ",\"direct\":%s}", v->depth == 1 ? "true" : "false");
 }
 
 static int dependents_answer(reg_registry *r, reg_tx *tx, walk *w, const char *root, void *ctx)

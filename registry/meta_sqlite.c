@@ -35,21 +35,26 @@ int sq_exec(sqlite3 *db, const char *sql)
 
 sqlite3_stmt *sq_stmt(sq_conn *c, const char *sql)
 {
+	/* statements are static strings: their address is the key, found in
+	 * one or two probes (graph walks run thousands per answer) */
+	size_t h = ((uintptr_t)sql >> 4) * 0x9E3779B97F4A7C15ull >> 32 & (SQ_MAX_STMTS - 1);
 	sqlite3_stmt *st;
-	for (int i = 0; i < c->n; i++) {
-		if (c->sql[i] == sql) {
-			sqlite3_reset(c->st[i]);
-			sqlite3_clear_bindings(c->st[i]);
-			return c->st[i];
-		}
+	while (c->sql[h] && c->sql[h] != sql)
+		h = (h + 1) & (SQ_MAX_STMTS - 1);
+	if (c->sql[h]) {
+		sqlite3_reset(c->st[h]);
+		sqlite3_clear_bindings(c->st[h]);
+		return c->st[h];
 	}
-	if (sqlite3_prepare_v3(c->db, sql, -1, c->n < SQ_MAX_STMTS ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(c->db, sql, -1, c->n < SQ_MAX_STMTS / 2 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+	    SQLITE_OK) {
 		sq_err(c->db, "prepare");
 		return NULL;
 	}
-	if (c->n < SQ_MAX_STMTS) {
-		c->sql[c->n] = sql;
-		c->st[c->n++] = st;
+	if (c->n < SQ_MAX_STMTS / 2) {
+		c->sql[h] = sql;
+		c->st[h] = st;
+		c->n++;
 	} else {
 		/* cache full: should not happen with our fixed set of statements */
 		LOG_WARN("statement cache full");
@@ -106,8 +111,11 @@ static int conn_open(sq_meta *m, sq_conn *c, bool readonly)
 
 static void conn_close(sq_conn *c)
 {
-	for (int i = 0; i < c->n; i++)
-		sqlite3_finalize(c->st[i]);
+	for (int i = 0; i < SQ_MAX_STMTS; i++)
+		if (c->sql[i]) {
+			sqlite3_finalize(c->st[i]);
+			c->sql[i] = NULL;
+		}
 	c->n = 0;
 	sqlite3_close(c->db);
 	c->db = NULL;

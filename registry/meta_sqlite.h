@@ -8,11 +8,13 @@
 #include <sqlite3.h>
 #include "registry/store.h"
 
-#define SQ_MAX_STMTS 192
+/* slots of the per-connection statement cache (a power of two, kept at
+ * most half full: the statements are the fixed set in these files) */
+#define SQ_MAX_STMTS 512
 
 typedef struct {
 	sqlite3 *db;
-	const char *sql[SQ_MAX_STMTS];
+	const char *sql[SQ_MAX_STMTS];  /* open addressing by the SQL's address */
 	sqlite3_stmt *st[SQ_MAX_STMTS];
 	int n;
 } sq_conn;

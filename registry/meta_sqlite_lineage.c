@@ -222,6 +222,32 @@ static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 	return 0;
 }
 
+static int node_row(reg_tx *tx, int64_t id, reg_lineage_row *out)
+{
+	static const char sql[] =
+		"SELECT n.kind, n.key, v.model_id, m.name, v.number, v.status FROM lineage_nodes n"
+		" LEFT JOIN versions v ON v.id=n.version_id LEFT JOIN models m ON m.id=v.model_id WHERE n.id=?";
+	sqlite3_stmt *st = prep(tx, sql);
+	const char *t;
+	if (!st)
+		return MLREG_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return mlreg_error_set(MLREG_ENOTFOUND, "lineage node %lld not found", (long long)id);
+	}
+	snprintf(out->kind, sizeof(out->kind), "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(out->key, sizeof(out->key), "%s", (const char *)sqlite3_column_text(st, 1));
+	out->model_id = sqlite3_column_int64(st, 2);
+	t = (const char *)sqlite3_column_text(st, 3);
+	snprintf(out->model, sizeof(out->model), "%s", t ? t : "");
+	out->number = sqlite3_column_int64(st, 4);
+	t = (const char *)sqlite3_column_text(st, 5);
+	snprintf(out->status, sizeof(out->status), "%s", t ? t : "");
+	sqlite3_reset(st);
+	return 0;
+}
+
 static int dataset_list(reg_tx *tx, const char *name, int64_t limit, int64_t offset, cJSON **out)
 {
 	static const char sql[] =
@@ -280,4 +306,5 @@ void sq_lineage_ops(reg_meta_ops *ops)
 	ops->lineage_node_get = node_get;
 	ops->dataset_list = dataset_list;
 	ops->lineage_stage_holders = stage_holders;
+	ops->lineage_node_row = node_row;
 }

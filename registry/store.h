@@ -105,6 +105,16 @@ typedef struct {
 } reg_audit_row;
 
 typedef int (*reg_audit_cb)(const reg_audit_row *row, void *ctx);
+/* The row of a lineage node, enough to write a version node without JSON
+ * trees (impact sets are mostly versions). */
+typedef struct {
+	char kind[16];
+	char key[2200];
+	char model[UTIL_NAME_MAX + 1];
+	char status[16];
+	int64_t number, model_id;
+} reg_lineage_row;
+
 /* one lineage edge seen from a node: the node at its other end */
 typedef int (*reg_edge_cb)(int64_t other, const char *relation, const char *attrs, void *ctx);
 typedef int (*reg_digest_cb)(const char *digest, uint64_t size, int64_t created_at, void *ctx);
@@ -248,6 +258,7 @@ typedef struct {
 	/* {"id","kind","label",…} as docs/api.md "Lineage" shows; version nodes
 	 * carry "model_id" for lineage_stage_holders instead of "stages" */
 	int (*lineage_node_get)(reg_tx *tx, int64_t id, cJSON **out);
+	int (*lineage_node_row)(reg_tx *tx, int64_t id, reg_lineage_row *out);
 	/* [[stage, version number],…] for the stages of model_id held now */
 	int (*lineage_stage_holders)(reg_tx *tx, int64_t model_id, cJSON **out);
 	/* {"datasets":[{"id","digest"|"uri","names","versions"}],"next_page_token"} */
