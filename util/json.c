@@ -80,9 +80,17 @@ int util_json_i64(const cJSON *obj, const char *key, int64_t *out)
 int util_json_put_string(util_buf *b, const char *s)
 {
 	static const char hx[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run;
 	int rc = util_buf_put(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p; p++) {
+	while (rc == 0 && *p) {
 		char esc[7];
+		/* the common case: a run of characters written as they are */
+		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\'; p++)
+			;
+		if (p > run && (rc = util_buf_put(b, run, (size_t)(p - run))) < 0)
+			break;
+		if (!*p)
+			break;
 		switch (*p) {
 		case '"': rc = util_buf_put(b, "\\\"", 2); break;
 		case '\\': rc = util_buf_put(b, "\\\\", 2); break;
@@ -92,15 +100,12 @@ int util_json_put_string(util_buf *b, const char *s)
 		case '\r': rc = util_buf_put(b, "\\r", 2); break;
 		case '\t': rc = util_buf_put(b, "\\t", 2); break;
 		default:
-			if (*p < 0x20) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hx[*p >> 4];
-				esc[5] = hx[*p & 15];
-				rc = util_buf_put(b, esc, 6);
-			} else {
-				rc = util_buf_put(b, p, 1);
-			}
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hx[*p >> 4];
+			esc[5] = hx[*p & 15];
+			rc = util_buf_put(b, esc, 6);
 		}
+		p++;
 	}
 	return rc ? rc : util_buf_put(b, "\"", 1);
 }
