@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"  --lineage-max-depth N  edges a lineage query follows at most (default 64)\n"
 		"  --lineage-max-nodes N  nodes a lineage answer holds at most (default 100000)\n"
 		"  --db-mmap BYTES        bytes of the database each reader connection memory-maps (default\n"
-		"                         1073741824; 0 reads through the page cache with copies)\n"
+		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
@@ -89,7 +89,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		.conn_memory = 64 * 1024, .idle_timeout_s = 60,
 		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
 		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
-		.lineage_max_depth = 64, .lineage_max_nodes = 100000, .db_mmap_bytes = 1LL << 30,
+		.lineage_max_depth = 64, .lineage_max_nodes = 100000, .db_mmap_bytes = 2147418112,
 	};
 	c->data_dir = getenv("MLREG_DATA") ? getenv("MLREG_DATA") : "./mlreg-data";
 	static const struct option opts[] = {

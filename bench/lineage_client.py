@@ -664,10 +664,10 @@ def phases(db, planfile, root=None):
          [("down", "edges_of", "dsql"), ("node", "node_get", "sql"), ("stages", "stage_holders", "sql"),
           ("names", "add_names", "sql")]}
     # the server reads stage holders once per model per answer, and its
-    # readers map the database (--db-mmap, default 1 GiB)
+    # readers map the database (--db-mmap, default 2 GiB)
     variants = [
         ("as the server runs them (statements from the source, readers with mmap)",
-         ["PRAGMA mmap_size=1073741824"], q["down"], True),
+         ["PRAGMA mmap_size=2147418112"], q["down"], True),
         ("the same without mmap (`--db-mmap 0`)", [], q["down"], True),
     ]
     print("| replay | BFS: one edge scan per node, ms | details: node row + stages per node, ms | total ms |")
