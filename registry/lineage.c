@@ -180,6 +180,7 @@ int reg_lineage_record(reg_registry *r, reg_tx *tx, const char *model, int64_t n
 		return rc;
 	if (!l || cJSON_IsNull(l))
 		return 0;
+	util_buf_init(&parents, 1 << 20);
 	for (const cJSON *d = cJSON_GetObjectItem(l, "datasets") ? cJSON_GetObjectItem(l, "datasets")->child : NULL; d;
 	     d = d->next) {
 		const char *digest = util_json_str(d, "digest");
@@ -187,11 +188,19 @@ int reg_lineage_record(reg_registry *r, reg_tx *tx, const char *model, int64_t n
 			snprintf(key, sizeof(key), "%s", digest);
 		else
 			snprintf(key, sizeof(key), "uri:%s", util_json_str(d, "uri"));
+		/* the audit entry names every dataset as name=id, so the chain
+		 * covers what a version was trained on */
+		util_buf_printf(&parents, "%s%s=%s", parents.len ? "," : "", util_json_str(d, "name"), key);
 		if ((rc = META(r)->lineage_node_ensure(tx, "dataset", key, 0, NULL, &other)) < 0 ||
 		    (rc = META(r)->dataset_name_add(tx, other, util_json_str(d, "name"))) < 0 ||
-		    (rc = META(r)->lineage_edge_add(tx, self, other, "trained_on", NULL)) < 0)
+		    (rc = META(r)->lineage_edge_add(tx, self, other, "trained_on", NULL)) < 0) {
+			util_buf_release(&parents);
 			return rc;
+		}
 	}
+	if (parents.len)
+		cJSON_AddStringToObject(audit_details, "datasets", parents.ptr);
+	util_buf_release(&parents);
 	util_buf_init(&parents, 1 << 16);
 	for (const cJSON *p = cJSON_GetObjectItem(l, "parents") ? cJSON_GetObjectItem(l, "parents")->child : NULL; p;
 	     p = p->next) {
@@ -227,6 +236,7 @@ int reg_lineage_record(reg_registry *r, reg_tx *tx, const char *model, int64_t n
 		if (rc < 0)
 			return rc;
 		cJSON_AddStringToObject(audit_details, "commit", util_json_str(g, "commit"));
+		cJSON_AddBoolToObject(audit_details, "dirty", cJSON_IsTrue(cJSON_GetObjectItem(g, "dirty")));
 	}
 	if ((run = cJSON_GetObjectItem(l, "run"))) {
 		cJSON *attrs = cJSON_CreateObject();
