@@ -156,6 +156,21 @@ static void records_all_four_kinds(void **state)
 	assert_non_null(n);
 	assert_string_equal(util_json_str(n, "label"), "labels");
 	cJSON_Delete(g);
+	/* the hash-chained audit entry names what the version was made from */
+	{
+		reg_audit_query aq = {.model = "fraud", .action = "version.create", .limit = 10};
+		cJSON *a = NULL;
+		const cJSON *d;
+		char want[200];
+		assert_int_equal(reg_audit_list(t->r, &aq, &a), 0);
+		d = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "entries"), 0), "details");
+		snprintf(want, sizeof(want), "train=%s,labels=uri:s3://b/labels.csv", hex64('a'));
+		assert_string_equal(util_json_str(d, "datasets"), want);
+		assert_string_equal(util_json_str(d, "parents"), "base:1");
+		assert_string_equal(util_json_str(d, "run"), "run-42");
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "dirty")));
+		cJSON_Delete(a);
+	}
 }
 
 static void missing_parent_stores_nothing(void **state)
