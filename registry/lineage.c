@@ -212,6 +212,13 @@ int reg_lineage_record(reg_registry *r, reg_tx *tx, const char *model, int64_t n
 								       mlreg_error_last())
 						     : rc;
 		}
+		if (pvid == vid) {
+			/* the version being pushed is already visible in its own
+			 * transaction: it cannot be its own parent */
+			util_buf_release(&parents);
+			return mlreg_error_set(MLREG_ENOTFOUND, "parent '%s' not found: it names the version being pushed",
+					       p->valuestring);
+		}
 		snprintf(key, sizeof(key), "%s:%lld", ref.model, (long long)pn);
 		util_buf_printf(&parents, "%s%s", parents.len ? "," : "", key);
 		if ((rc = META(r)->lineage_node_ensure(tx, "version", key, pvid, NULL, &other)) < 0 ||

@@ -187,6 +187,10 @@ static void missing_parent_stores_nothing(void **state)
 	assert_non_null(strstr(mlreg_error_last(), "base:9"));
 	assert_int_equal(push_l(t, "child", "{\"parents\":[\"ghost:1\"]}"), MLREG_ENOTFOUND);
 	assert_int_equal(push_l(t, "child", "{\"parents\":[\"base:production\"]}"), MLREG_ENOTFOUND);
+	/* the version being pushed is visible in its own transaction, yet is
+	 * no parent of itself */
+	assert_int_equal(push_l(t, "base", "{\"parents\":[\"base:2\"]}"), MLREG_ENOTFOUND);
+	assert_int_equal(reg_version_get(t->r, "base", 2, false, &v), MLREG_ENOTFOUND);
 	assert_int_equal(reg_version_get(t->r, "child", 1, false, &v), MLREG_ENOTFOUND);
 	assert_int_equal(reg_audit_list(t->r, &aq, &a), 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "entries")), before);
