@@ -238,6 +238,15 @@ static void sq_rollback(reg_tx *tx)
 	free(tx);
 }
 
+int sq_end(sqlite3_stmt *st, int last, const char *what)
+{
+	int rc = 0;
+	if (last != SQLITE_DONE && last != SQLITE_ROW)
+		rc = sq_err(sqlite3_db_handle(st), what);
+	sqlite3_reset(st);
+	return rc;
+}
+
 int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what)
 {
 	int s = sqlite3_step(st);

@@ -77,5 +77,9 @@ void sq_audit_ops(reg_meta_ops *ops);
 /* Step a statement expected to finish (reset afterwards); constraint
  * violations are MLREG_EEXISTS. */
 int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what);
+/* End a statement whose last sqlite3_step() returned last: reset it, and
+ * MLREG_EIO unless it reached its end (DONE) or stopped on a row on
+ * purpose (ROW) - so an I/O error mid-read is never a short answer. */
+int sq_end(sqlite3_stmt *st, int last, const char *what);
 
 #endif

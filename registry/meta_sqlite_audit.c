@@ -125,12 +125,17 @@ static int sq_audit_each(reg_meta *base, reg_audit_cb cb, void *ctx)
 		return MLREG_EIO;
 	for (;;) {
 		sqlite3_stmt *st = sq_stmt(c, sql);
-		int n = 0;
+		int n = 0, step = SQLITE_DONE;
 		if (!st)
 			return MLREG_EIO;
 		sqlite3_bind_int64(st, 1, last);
 		/* the callback only hashes: it is safe to run it on the live row */
-		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			/* the stored types first: reading a column as text converts it */
+			bool typed = sqlite3_column_type(st, 0) == SQLITE_INTEGER && sqlite3_column_type(st, 1) == SQLITE_INTEGER;
+			bool blob = false;
+			for (int col = 2; col <= 8; col++)
+				blob = blob || sqlite3_column_type(st, col) == SQLITE_BLOB;
 			reg_audit_row r = {
 				.seq = sqlite3_column_int64(st, 0),
 				.ts = sqlite3_column_int64(st, 1),
@@ -143,16 +148,19 @@ static int sq_audit_each(reg_meta *base, reg_audit_cb cb, void *ctx)
 				.hash = (const char *)sqlite3_column_text(st, 8),
 			};
 			last = r.seq;
-			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_type(st, 1) != SQLITE_INTEGER)
+			if (!typed)
 				r.anomaly = "seq or time is not an integer";
+			else if (blob)
+				r.anomaly = "a text field is stored as a blob";
 			for (int col = 2; col <= 8 && !r.anomaly; col++)
-				if (sqlite3_column_type(st, col) == SQLITE_BLOB ||
-				    (sqlite3_column_text(st, col) &&
-				     strlen((const char *)sqlite3_column_text(st, col)) != (size_t)sqlite3_column_bytes(st, col)))
-					r.anomaly = "a text field holds bytes after a NUL or is a blob";
+				if (sqlite3_column_text(st, col) &&
+				    strlen((const char *)sqlite3_column_text(st, col)) != (size_t)sqlite3_column_bytes(st, col))
+					r.anomaly = "a text field holds bytes after a NUL";
 			rc = cb(&r, ctx);
 			n++;
 		}
+		if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+			rc = sq_err(c->db, "read audit log"); /* never a short chain that verifies */
 		sqlite3_reset(st);
 		if (rc || n < 512)
 			return rc;

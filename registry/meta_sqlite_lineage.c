@@ -98,6 +98,7 @@ static int by_name(reg_tx *tx, const char *name, cJSON **ids)
 
 static int edges_of(reg_tx *tx, int64_t id, bool up, reg_edge_cb cb, void *ctx)
 {
+	int last = SQLITE_DONE;
 	static const char usql[] = "SELECT dst, relation, attrs FROM lineage_edges WHERE src=?";
 	static const char dsql[] = "SELECT src, relation, attrs FROM lineage_edges WHERE dst=?";
 	sqlite3_stmt *st = prep(tx, up ? usql : dsql);
@@ -106,9 +107,12 @@ static int edges_of(reg_tx *tx, int64_t id, bool up, reg_edge_cb cb, void *ctx)
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, id);
 	/* the callback only collects: safe to run on the live row */
-	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+	while (rc == 0 && (last = sqlite3_step(st)) == SQLITE_ROW)
 		rc = cb(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
 			(const char *)sqlite3_column_text(st, 2), ctx);
+	/* an edge missed here would be a version left out of an impact set */
+	if (rc == 0)
+		return sq_end(st, last, "walk lineage edges");
 	sqlite3_reset(st);
 	return rc;
 }
@@ -128,6 +132,7 @@ static void add_names(reg_tx *tx, int64_t id, cJSON *o)
 
 static int stage_holders(reg_tx *tx, int64_t model_id, cJSON **out)
 {
+	int last;
 	/* the top of each configured stage's stack: one primary-key probe each */
 	static const char sql[] =
 		"SELECT g.name, (SELECT v.number FROM stage_stack s JOIN versions v ON v.id=s.version_id"
@@ -138,14 +143,17 @@ static int stage_holders(reg_tx *tx, int64_t model_id, cJSON **out)
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, model_id);
 	a = cJSON_CreateArray();
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((last = sqlite3_step(st)) == SQLITE_ROW)
 		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
 			cJSON *e = cJSON_CreateArray();
 			cJSON_AddItemToArray(e, sq_col_json_str(st, 0));
 			cJSON_AddItemToArray(e, cJSON_CreateNumber((double)sqlite3_column_int64(st, 1)));
 			cJSON_AddItemToArray(a, e);
 		}
-	sqlite3_reset(st);
+	if (sq_end(st, last, "read stage holders") < 0) {
+		cJSON_Delete(a);
+		return MLREG_EIO;
+	}
 	*out = a;
 	return 0;
 }
@@ -250,39 +258,57 @@ static int node_row(reg_tx *tx, int64_t id, reg_lineage_row *out)
 
 static int dataset_list(reg_tx *tx, const char *name, int64_t limit, int64_t offset, cJSON **out)
 {
-	static const char sql[] =
-		"SELECT n.id, n.key, (SELECT COUNT(*) FROM lineage_edges e WHERE e.dst=n.id AND e.relation='trained_on')"
-		" FROM lineage_nodes n WHERE n.kind='dataset'"
-		" AND (?1 IS NULL OR EXISTS (SELECT 1 FROM dataset_names d WHERE d.node_id=n.id AND d.name=?1))"
-		" ORDER BY n.id LIMIT ?2 OFFSET ?3";
-	sqlite3_stmt *st = prep(tx, sql);
+	/* the page's ids first (an index range), then per dataset one count
+	 * through the covering dst index: no pass over every dataset */
+	static const char all[] =
+		"SELECT id, key FROM lineage_nodes WHERE kind='dataset' ORDER BY id LIMIT ?2 OFFSET ?3";
+	static const char named[] =
+		"SELECT n.id, n.key FROM dataset_names d JOIN lineage_nodes n ON n.id=d.node_id WHERE d.name=?1"
+		" ORDER BY d.node_id LIMIT ?2 OFFSET ?3";
+	static const char count[] = "SELECT COUNT(*) FROM lineage_edges WHERE dst=? AND relation='trained_on'";
+	sqlite3_stmt *st = prep(tx, name ? named : all);
 	cJSON *o, *a;
 	int64_t n = 0;
+	int last;
 	if (!st)
 		return MLREG_EIO;
-	sq_bind_text(st, 1, name);
+	if (name)
+		sq_bind_text(st, 1, name);
 	sqlite3_bind_int64(st, 2, limit + 1);
 	sqlite3_bind_int64(st, 3, offset);
 	o = cJSON_CreateObject();
 	a = cJSON_AddArrayToObject(o, "datasets");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((last = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(st, 1);
 		bool uri = !strncmp(key, "uri:", 4);
 		cJSON *e;
 		if (n++ == limit)
 			break;
 		e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "_node", (double)sqlite3_column_int64(st, 0));
 		cJSON_AddStringToObject(e, "id", key);
 		cJSON_AddStringToObject(e, uri ? "uri" : "digest", uri ? key + 4 : key);
-		cJSON_AddNumberToObject(e, "versions", (double)sqlite3_column_int64(st, 2));
 		cJSON_AddItemToArray(a, e);
 	}
-	sqlite3_reset(st);
-	/* names after the scan: add_names reuses no statement of the scan */
+	if (sq_end(st, last, "list datasets") < 0) {
+		cJSON_Delete(o);
+		return MLREG_EIO;
+	}
 	for (cJSON *e = a->child; e; e = e->next) {
-		int64_t id;
-		if (node_find(tx, "dataset", util_json_str(e, "id"), &id) == 0)
-			add_names(tx, id, e);
+		int64_t id = (int64_t)cJSON_GetObjectItem(e, "_node")->valuedouble;
+		cJSON_DeleteItemFromObject(e, "_node");
+		if (!(st = prep(tx, count))) {
+			cJSON_Delete(o);
+			return MLREG_EIO;
+		}
+		sqlite3_bind_int64(st, 1, id);
+		last = sqlite3_step(st);
+		cJSON_AddNumberToObject(e, "versions", last == SQLITE_ROW ? (double)sqlite3_column_int64(st, 0) : 0);
+		if (sq_end(st, last, "count dataset users") < 0) {
+			cJSON_Delete(o);
+			return MLREG_EIO;
+		}
+		add_names(tx, id, e);
 	}
 	if (n > limit) {
 		char tok[32];

@@ -38,10 +38,14 @@ static int stages_list(reg_tx *tx, cJSON **names)
 	cJSON *a;
 	if (!st)
 		return MLREG_EIO;
+	int last;
 	a = cJSON_CreateArray();
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((last = sqlite3_step(st)) == SQLITE_ROW)
 		cJSON_AddItemToArray(a, sq_col_json_str(st, 0));
-	sqlite3_reset(st);
+	if (sq_end(st, last, "list stages") < 0) {
+		cJSON_Delete(a);
+		return MLREG_EIO;
+	}
 	*names = a;
 	return 0;
 }
@@ -97,6 +101,7 @@ static int stage_in_use(reg_tx *tx, const char *stage, char *why, size_t wlen)
 /* ---- rollback stacks ---- */
 static int stack_top(reg_tx *tx, int64_t model_id, const char *stage, int64_t *number, int64_t *depth)
 {
+	int last;
 	/* positions stay 1..depth (push adds top+1, pop removes the top), so
 	 * the top's pos is the depth: no count over a long stack */
 	static const char sql[] =
@@ -110,13 +115,12 @@ static int stack_top(reg_tx *tx, int64_t model_id, const char *stage, int64_t *n
 	*number = 0;
 	if (depth)
 		*depth = 0;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((last = sqlite3_step(st)) == SQLITE_ROW) {
 		*number = sqlite3_column_int64(st, 0);
 		if (depth)
 			*depth = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_reset(st);
-	return 0;
+	return sq_end(st, last, "read stage holder");
 }
 
 static int stack_push(reg_tx *tx, int64_t model_id, const char *stage, int64_t version_id)
@@ -148,6 +152,7 @@ static int stack_pop(reg_tx *tx, int64_t model_id, const char *stage)
 
 static int stack_list(reg_tx *tx, int64_t model_id, const char *stage, cJSON **numbers)
 {
+	int last;
 	static const char sql[] =
 		"SELECT v.number FROM stage_stack s JOIN versions v ON v.id=s.version_id"
 		" WHERE s.model_id=? AND s.stage=? ORDER BY s.pos";
@@ -158,9 +163,12 @@ static int stack_list(reg_tx *tx, int64_t model_id, const char *stage, cJSON **n
 	sqlite3_bind_int64(st, 1, model_id);
 	sq_bind_text(st, 2, stage);
 	a = cJSON_CreateArray();
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((last = sqlite3_step(st)) == SQLITE_ROW)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)sqlite3_column_int64(st, 0)));
-	sqlite3_reset(st);
+	if (sq_end(st, last, "read rollback stack") < 0) {
+		cJSON_Delete(a);
+		return MLREG_EIO;
+	}
 	*numbers = a;
 	return 0;
 }
@@ -168,6 +176,7 @@ static int stack_list(reg_tx *tx, int64_t model_id, const char *stage, cJSON **n
 /* ---- aliases ---- */
 static int alias_get(reg_tx *tx, int64_t model_id, const char *alias, int64_t *number)
 {
+	int last;
 	static const char sql[] =
 		"SELECT v.number FROM aliases a JOIN versions v ON v.id=a.version_id WHERE a.model_id=? AND a.alias=?";
 	sqlite3_stmt *st = prep(tx, sql);
@@ -175,9 +184,8 @@ static int alias_get(reg_tx *tx, int64_t model_id, const char *alias, int64_t *n
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, model_id);
 	sq_bind_text(st, 2, alias);
-	*number = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return 0;
+	*number = (last = sqlite3_step(st)) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	return sq_end(st, last, "read alias");
 }
 
 static int alias_set(reg_tx *tx, int64_t model_id, const char *alias, int64_t version_id)
@@ -306,6 +314,7 @@ static int move_insert(reg_tx *tx, int64_t model_id, const char *target, const c
 
 static int move_first_entered(reg_tx *tx, int64_t model_id, const char *stage, int64_t number, int64_t *ts)
 {
+	int last;
 	static const char sql[] =
 		"SELECT MIN(ts) FROM moves WHERE model_id=? AND target='stage' AND name=? AND to_version=?";
 	sqlite3_stmt *st = prep(tx, sql);
@@ -315,11 +324,12 @@ static int move_first_entered(reg_tx *tx, int64_t model_id, const char *stage, i
 	sqlite3_bind_int64(st, 1, model_id);
 	sq_bind_text(st, 2, stage);
 	sqlite3_bind_int64(st, 3, number);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+	if ((last = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		*ts = sqlite3_column_int64(st, 0);
 		rc = 0;
 	}
-	sqlite3_reset(st);
+	if (sq_end(st, last, "read stage history") < 0)
+		return MLREG_EIO;
 	return rc == 0 ? 0 : mlreg_error_set(MLREG_ENOTFOUND, "version %lld never held stage '%s'", (long long)number, stage);
 }
 
@@ -418,6 +428,7 @@ static int version_digest(reg_tx *tx, const char *model, int64_t number, char di
 
 static int version_facts(reg_tx *tx, int64_t version_id, cJSON **out)
 {
+	int last;
 	static const char vsql[] = "SELECT number, status, created_by, schema_json FROM versions WHERE id=?";
 	static const char msql[] = "SELECT key, value FROM metric_latest WHERE version_id=?";
 	sqlite3_stmt *st = prep(tx, vsql);
@@ -446,9 +457,12 @@ static int version_facts(reg_tx *tx, int64_t version_id, cJSON **out)
 		return MLREG_EIO;
 	}
 	sqlite3_bind_int64(st, 1, version_id);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((last = sqlite3_step(st)) == SQLITE_ROW)
 		cJSON_AddNumberToObject(metrics, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1));
-	sqlite3_reset(st);
+	if (sq_end(st, last, "read metrics") < 0) {
+		cJSON_Delete(o);
+		return MLREG_EIO;
+	}
 	*out = o;
 	return 0;
 }
@@ -499,6 +513,7 @@ static int policy_delete(reg_tx *tx, const char *model, const char *stage)
 
 static int policy_list(reg_tx *tx, const char *model, cJSON **out)
 {
+	int last;
 	static const char sql[] =
 		"SELECT p.model, p.stage, p.from_stage, p.metrics, p.approvals, p.require_signature, p.soak_ms,"
 		" p.same_schema, p.updated_at, p.updated_by FROM policies p LEFT JOIN stages g ON g.name=p.stage"
@@ -510,7 +525,7 @@ static int policy_list(reg_tx *tx, const char *model, cJSON **out)
 	sq_bind_text(st, 1, model);
 	o = cJSON_CreateObject();
 	a = cJSON_AddArrayToObject(o, "policies");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((last = sqlite3_step(st)) == SQLITE_ROW) {
 		cJSON *e = cJSON_CreateObject(), *metrics = NULL;
 		const char *mt = (const char *)sqlite3_column_text(st, 3);
 		cJSON_AddItemToObject(e, "model", sq_col_json_str(st, 0));
@@ -537,7 +552,11 @@ static int policy_list(reg_tx *tx, const char *model, cJSON **out)
 		cJSON_AddItemToObject(e, "updated_by", sq_col_json_str(st, 9));
 		cJSON_AddItemToArray(a, e);
 	}
-	sqlite3_reset(st);
+	/* a policy missed here would be a gate check skipped */
+	if (sq_end(st, last, "read policies") < 0) {
+		cJSON_Delete(o);
+		return MLREG_EIO;
+	}
 	*out = o;
 	return 0;
 }
@@ -566,15 +585,15 @@ static int approval_add(reg_tx *tx, int64_t version_id, const char *stage, const
 
 static int approval_count(reg_tx *tx, int64_t version_id, const char *stage, int64_t *count)
 {
+	int last;
 	static const char sql[] = "SELECT COUNT(*) FROM approvals WHERE version_id=? AND stage=?";
 	sqlite3_stmt *st = prep(tx, sql);
 	if (!st)
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, version_id);
 	sq_bind_text(st, 2, stage);
-	*count = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return 0;
+	*count = (last = sqlite3_step(st)) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	return sq_end(st, last, "count approvals");
 }
 
 static int approval_list(reg_tx *tx, int64_t version_id, const char *stage, cJSON **out)
