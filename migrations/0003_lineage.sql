@@ -10,6 +10,7 @@ CREATE TABLE lineage_nodes (
     UNIQUE (kind, key)
 );
 CREATE UNIQUE INDEX lineage_nodes_version ON lineage_nodes(version_id) WHERE version_id IS NOT NULL;
+CREATE INDEX lineage_nodes_kind ON lineage_nodes(kind, id);
 
 CREATE TABLE lineage_edges (
     src      INTEGER NOT NULL REFERENCES lineage_nodes(id),

@@ -63,6 +63,8 @@ int reg_event_emit(reg_registry *r, reg_tx *tx, const char *event, const char *a
 	return rc;
 }
 
+void reg_events_discard(void) { queued = false; }
+
 int reg_commit(reg_registry *r, reg_tx *tx)
 {
 	bool wake = queued;

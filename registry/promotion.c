@@ -154,6 +154,7 @@ static int body_ref(const cJSON *body, const char *key, const char *model, util_
 int promo_finish(reg_registry *r, reg_tx *tx, int rc)
 {
 	if (rc < 0) {
+		reg_events_discard();
 		META(r)->rollback(tx);
 		return rc;
 	}
@@ -288,7 +289,11 @@ int reg_stages_set(reg_registry *r, const reg_principal *who, const cJSON *body,
 	cJSON_Delete(d);
 	if ((rc = promo_finish(r, tx, rc)) < 0)
 		return rc;
-	return reg_stages_get(r, out);
+	/* the answer is what was written (a read after the commit could fail
+	 * and report an error for a change that happened) */
+	*out = cJSON_CreateObject();
+	cJSON_AddItemToObject(*out, "stages", cJSON_Duplicate(list, true));
+	return 0;
 }
 
 int reg_model_pointers(reg_registry *r, const char *model, cJSON **out)

@@ -29,6 +29,8 @@ struct reg_registry {
 };
 
 void reg_uploads_clear(reg_registry *r);
+/* Forget events queued by a transaction that is being rolled back. */
+void reg_events_discard(void);
 /* Shared by promotion.c and policies.c. */
 int promo_bad_model(const char *model);
 int promo_model_of(reg_registry *r, reg_tx *tx, const char *model, int64_t *id);

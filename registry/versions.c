@@ -111,6 +111,7 @@ int reg_model_create(reg_registry *r, const reg_principal *who, const cJSON *bod
 		return rc;
 	return reg_model_get(r, name, out);
 fail:
+	reg_events_discard();
 	META(r)->rollback(tx);
 	return rc;
 }
@@ -143,6 +144,7 @@ int reg_model_tag(reg_registry *r, const reg_principal *who, const char *name, c
 		return rc;
 	if ((rc = META(r)->model_id(tx, name, &id)) < 0 || (rc = META(r)->model_set_tags(tx, id, tags, util_now_ms())) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, "model.tag", name, name, tags)) < 0) {
+		reg_events_discard();
 		META(r)->rollback(tx);
 		return rc;
 	}
@@ -269,6 +271,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 			goto done;
 		rc = idem_replay(r, tx, who, idem_key, req_hash, http_status, out);
+		reg_events_discard();
 		META(r)->rollback(tx);
 		tx = NULL;
 		if (rc != 0) {
@@ -386,8 +389,10 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 	*out = answer;
 	answer = NULL;
 done:
-	if (tx)
+	if (tx) {
+		reg_events_discard();
 		META(r)->rollback(tx);
+	}
 	if (gated)
 		pthread_rwlock_unlock(&r->blob_gate);
 	cJSON_Delete(files);
@@ -470,6 +475,7 @@ static int with_version(reg_registry *r, const reg_principal *who, const char *m
 	    (rc = fn(r, tx, vid, status, arg)) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, action, subject, model, details)) < 0 ||
 	    (rc = announce(r, tx, who, action, model, number)) < 0) {
+		reg_events_discard();
 		META(r)->rollback(tx);
 		return rc;
 	}

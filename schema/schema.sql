@@ -65,6 +65,9 @@
 --                walks without touching the table.
 -- dataset_names  labels of dataset nodes: one content may have several
 --                names, one name several contents over time.
+--
+-- Indexes (0004): stage_stack_stage (is a stage in use), audit_ts (audit
+-- list by time).
 
 
 CREATE TABLE tokens (
@@ -293,6 +296,7 @@ CREATE TABLE lineage_nodes (
     UNIQUE (kind, key)
 );
 CREATE UNIQUE INDEX lineage_nodes_version ON lineage_nodes(version_id) WHERE version_id IS NOT NULL;
+CREATE INDEX lineage_nodes_kind ON lineage_nodes(kind, id);
 
 CREATE TABLE lineage_edges (
     src      INTEGER NOT NULL REFERENCES lineage_nodes(id),
@@ -309,3 +313,6 @@ CREATE TABLE dataset_names (
     PRIMARY KEY (name, node_id)
 ) WITHOUT ROWID;
 CREATE INDEX dataset_names_node ON dataset_names(node_id);
+
+CREATE INDEX stage_stack_stage ON stage_stack(stage);
+CREATE INDEX audit_ts ON audit_log(ts);
