@@ -404,7 +404,9 @@ for args in "base:1 --up --down" "--dataset train --up" "--commit $C1 --up" "bas
 	cli lineage $args
 	expect_rc 2 "lineage $args"
 done
-for args in "base:99" "nosuch:1" "base:production" "--dataset nosuch" "--dataset sha256:${OTHER:7:63}0" \
+# a digest that differs from OTHER's in its last hex digit (whatever that is)
+[ "${OTHER: -1}" = 0 ] && NOT_OTHER="sha256:${OTHER:7:63}1" || NOT_OTHER="sha256:${OTHER:7:63}0"
+for args in "base:99" "nosuch:1" "base:production" "--dataset nosuch" "--dataset $NOT_OTHER" \
 	"--dataset uri:s3://bucket/none" "--commit 0000000000000000000000000000000000000000"; do
 	# shellcheck disable=SC2086
 	cli lineage $args
