@@ -36,27 +36,33 @@ assert_eq "$(sessions)" 0 "no upload session left after v1"
 NB=$(verify_blob_store "$DATA")
 
 step "content the registry has, not in the cache: the transfer stops, the session goes"
-P0=$(posts) D0=$(deletes) U0=$(puts)
-cli push spec "$F" --no-cache --json
-expect_rc 0 "push v2"
-assert_eq "$(jq_ 'j["version"]' "$OUT")" 2 "v2 version"
-assert_match "$ERR" "uploaded 0 of 1 files \([0-9]+ of $BIG bytes\)" "v2 upload line"
-SENT=$(sent_bytes)
-log "speculative upload sent $SENT of $BIG bytes before it stopped"
-# The hash (~1.8 GB/s) ends long before the upload of 96 MiB.
-[ "$SENT" -lt "$BIG" ] || fail "the speculative upload was not stopped early: sent $SENT of $BIG bytes"
+# The hash (~1.8 GB/s) normally ends long before the upload of 96 MiB, but
+# on a machine busy with other work the two can finish together; the
+# behaviour is "stops early when the hash wins", so up to three tries must
+# show it once (each try is a push of the same files: a new version).
+for try in 1 2 3; do
+	P0=$(posts) D0=$(deletes) U0=$(puts)
+	cli push spec "$F" --no-cache --json
+	expect_rc 0 "push (try $try)"
+	V2=$(jq_ 'j["version"]' "$OUT")
+	assert_match "$ERR" "uploaded 0 of 1 files \([0-9]+ of $BIG bytes\)" "upload line (try $try)"
+	SENT=$(sent_bytes)
+	log "speculative upload sent $SENT of $BIG bytes before it stopped (try $try)"
+	[ "$SENT" -lt "$BIG" ] && break
+done
+[ "$SENT" -lt "$BIG" ] || fail "the speculative upload was not stopped early in 3 tries: sent $SENT of $BIG bytes"
 assert_eq "$(($(posts) - P0)) $(($(deletes) - D0)) $(($(puts) - U0))" "1 1 0" "sessions opened, deleted, finished"
-assert_eq "$(sessions)" 0 "no upload session left after v2"
+assert_eq "$(sessions)" 0 "no upload session left after spec:$V2"
 assert_eq "$(verify_blob_store "$DATA")" "$NB" "no blob added (v2 has v1's manifest)"
-cli_ok diff spec:1 spec:2 --json
-assert_json 'j["added"] == [] and j["removed"] == [] and j["changed"] == []' "$OUT" "v1 and v2 hold the same files"
-cli_ok pull spec:2 "$WORK/out2"
-assert_file_eq "$WORK/out2" "$F" "v2 pulls back"
+cli_ok diff spec:1 "spec:$V2" --json
+assert_json 'j["added"] == [] and j["removed"] == [] and j["changed"] == []' "$OUT" "v1 and spec:$V2 hold the same files"
+cli_ok pull "spec:$V2" "$WORK/out2"
+assert_file_eq "$WORK/out2" "$F" "spec:$V2 pulls back"
 
 step "--no-speculate hashes first and sends nothing"
 P0=$(posts)
 cli push spec "$F" --no-cache --no-speculate --json
-expect_rc 0 "push v3"
+expect_rc 0 "push with --no-speculate"
 assert_contains "$ERR" "uploaded 0 of 1 files (0 of $BIG bytes)" "v3 upload line"
 assert_eq "$(($(posts) - P0))" 0 "no session opened with --no-speculate"
 
