@@ -161,13 +161,11 @@ static int stage_holders(reg_tx *tx, int64_t model_id, cJSON **out)
 static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 {
 	static const char sql[] =
-		"SELECT n.kind, n.key, n.attrs, v.model_id, m.name, v.number, v.status FROM lineage_nodes n"
-		" LEFT JOIN versions v ON v.id=n.version_id LEFT JOIN models m ON m.id=v.model_id WHERE n.id=?";
+		"SELECT kind, key, attrs FROM lineage_nodes WHERE id=?";
 	sqlite3_stmt *st = prep(tx, sql);
 	char buf[4200], kind[16], key[2200];
 	cJSON *o, *attrs = NULL;
 	const char *at;
-	int64_t model_id;
 	if (!st)
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -176,23 +174,15 @@ static int node_get(reg_tx *tx, int64_t id, cJSON **out)
 		return mlreg_error_set(MLREG_ENOTFOUND, "lineage node %lld not found", (long long)id);
 	}
 	/* copies: the row's texts die with the reset below, before the
-	 * stage and name queries */
+	 * names query */
 	snprintf(kind, sizeof(kind), "%s", (const char *)sqlite3_column_text(st, 0));
 	snprintf(key, sizeof(key), "%s", (const char *)sqlite3_column_text(st, 1));
 	at = (const char *)sqlite3_column_text(st, 2);
-	model_id = sqlite3_column_int64(st, 3);
 	o = cJSON_CreateObject();
 	snprintf(buf, sizeof(buf), "%s:%s", kind, key);
 	cJSON_AddStringToObject(o, "id", buf);
 	cJSON_AddStringToObject(o, "kind", kind);
-	if (!strcmp(kind, "version")) {
-		cJSON_AddStringToObject(o, "label", key);
-		cJSON_AddItemToObject(o, "model", sq_col_json_str(st, 4));
-		cJSON_AddNumberToObject(o, "version", (double)sqlite3_column_int64(st, 5));
-		cJSON_AddItemToObject(o, "status", sq_col_json_str(st, 6));
-		/* the caller fills "stages" from lineage_stage_holders, once per model */
-		cJSON_AddNumberToObject(o, "model_id", (double)model_id);
-	} else if (!strcmp(kind, "dataset")) {
+	if (!strcmp(kind, "dataset")) {
 		bool uri = !strncmp(key, "uri:", 4);
 		cJSON_AddStringToObject(o, uri ? "uri" : "digest", uri ? key + 4 : key);
 	} else if (!strcmp(kind, "commit")) {

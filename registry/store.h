@@ -255,8 +255,8 @@ typedef struct {
 	int (*dataset_by_name)(reg_tx *tx, const char *name, cJSON **ids);
 	/* up: the edges from id to what made it; down: the edges into id */
 	int (*lineage_edges_of)(reg_tx *tx, int64_t id, bool up, reg_edge_cb cb, void *ctx);
-	/* {"id","kind","label",…} as docs/api.md "Lineage" shows; version nodes
-	 * carry "model_id" for lineage_stage_holders instead of "stages" */
+	/* a dataset, commit or run node as {"id","kind","label",…} (docs/api.md
+	 * "Lineage"); version nodes are written from lineage_node_row */
 	int (*lineage_node_get)(reg_tx *tx, int64_t id, cJSON **out);
 	int (*lineage_node_row)(reg_tx *tx, int64_t id, reg_lineage_row *out);
 	/* [[stage, version number],…] for the stages of model_id held now */
