@@ -1,0 +1,106 @@
+/*
+ * runtime.h - what mlreg-node knows about a model: its declared tensors
+ * (from mlreg-model.json, docs/model-format.md), the small runtime interface
+ * a format plugs in behind (load, predict, free), and the check that runs a
+ * model in a child process before it may enter the serving process.
+ *
+ * Only the XGBoost runtime exists today (runtime_xgb.c); another format adds
+ * one node_runtime_ops table and one line in node_runtime_find().
+ */
+#ifndef MLREG_NODE_RUNTIME_H
+#define MLREG_NODE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#define NODE_MAX_DIMS 16
+
+/* Open Inference Protocol datatypes the node accepts on input. */
+typedef enum { NODE_DT_FP32, NODE_DT_FP64, NODE_DT_INT32, NODE_DT_INT64, NODE_DT_BOOL, NODE_DT_OTHER } node_dtype;
+
+/* "FP32" -> NODE_DT_FP32; NODE_DT_OTHER for anything else. */
+node_dtype node_dtype_parse(const char *s);
+const char *node_dtype_name(node_dtype t);
+
+typedef struct {
+	char *name;
+	char *datatype;             /* as declared ("FP32") */
+	node_dtype dtype;
+	int64_t shape[NODE_MAX_DIMS]; /* -1 = any size */
+	int dims;
+} node_tensor_spec;
+
+/* A version's mlreg-model.json, read from its folder. */
+typedef struct {
+	char *format;      /* "xgboost" */
+	char *file;        /* model file, relative to the version folder */
+	node_tensor_spec input;   /* the one input tensor */
+	node_tensor_spec output;  /* the one output tensor */
+	cJSON *schema;     /* {"format","file","inputs","outputs"} as parsed */
+} node_spec;
+
+/* Read DIR/mlreg-model.json (util_model_config_parse), and check what this
+ * node can serve: a known format, exactly one input of rank 2 with a fixed
+ * feature count ([-1, N] or [B, N]) and a numeric datatype, one output.
+ * MLREG_EINVALID / MLREG_ENOTFOUND with a reason that names the file. */
+int node_spec_load(const char *dir, node_spec *s);
+void node_spec_free(node_spec *s);
+/* Features per row: the input's last dimension. */
+size_t node_spec_features(const node_spec *s);
+
+/* A prediction: data (malloc'ed, caller frees) of n floats, shaped
+ * shape[0..dims) (dims 1: [rows]; dims 2: [rows, k]). */
+typedef struct {
+	float *data;
+	size_t n;
+	int64_t shape[2];
+	int dims;
+} node_output;
+
+typedef struct {
+	const char *format;
+	/* Load the model file at path; *h is the runtime's handle.  A bad file
+	 * is MLREG_EINVALID with the runtime's reason. */
+	int (*load)(const char *path, void **h);
+	/* Predict rows x cols row-major floats (NaN = missing).  Safe to call
+	 * from many threads at once on one handle; one thread per call. */
+	int (*predict)(void *h, const float *x, size_t rows, size_t cols, node_output *out);
+	void (*free)(void *h);
+} node_runtime_ops;
+
+/* The runtime for a format, or NULL. */
+const node_runtime_ops *node_runtime_find(const char *format);
+
+/* A loaded model: its spec and a runtime handle. */
+typedef struct {
+	node_spec spec;
+	const node_runtime_ops *ops;
+	void *h;
+} node_model;
+
+/* Spec, load, and one warm-up prediction on a zero row.  Errors with reason. */
+int node_model_open(const char *dir, node_model **out);
+/* Predict rows of node_spec_features() floats each. */
+int node_model_predict(const node_model *m, const float *x, size_t rows, node_output *out);
+void node_model_close(node_model *m);
+
+/* ---- the check in a child process (check.c) ---- */
+typedef struct {
+	const char *exe;        /* the node binary to exec ("/proc/self/exe") */
+	uint64_t memory_bytes;  /* RLIMIT_AS of the child */
+	int64_t timeout_ms;     /* wall clock; the child is killed past it */
+	int64_t cpu_seconds;    /* RLIMIT_CPU */
+} node_check_limits;
+
+/* Run `exe --check DIR` with the limits: the child opens the model and
+ * predicts once.  0 when it exited 0; otherwise MLREG_EINVALID with a reason
+ * ("model check failed: <child's message>", "killed by signal 11", "timed
+ * out after 10s").  Blocking: call from a worker thread. */
+int node_check_run(const node_check_limits *lim, const char *dir);
+/* The child's side: open the model in DIR, predict once, print the reason
+ * on stderr on failure.  Returns the process exit status. */
+int node_check_main(const char *dir);
+
+#endif
