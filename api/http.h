@@ -99,7 +99,7 @@ struct api_server {
 	api_config cfg;
 	reg_registry *reg;
 	struct MHD_Daemon *daemon;
-	struct api_pool *pool;
+	struct util_workq *pool;       /* workers for API_WORKER and sink work */
 	struct api_metrics *metrics;
 	struct api_sender *sender;
 };
@@ -107,8 +107,6 @@ struct api_server {
 /* ---- flags (server_flags.c) ---- */
 /* Defaults, then argv; MLREG_EUSAGE with a message on a bad flag. */
 int api_config_parse(int argc, char **argv, api_config *c);
-/* "HOST:PORT" or "[V6]:PORT" (localhost means 127.0.0.1). */
-int api_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 /* ---- answering (server.c) ---- */
 /* JSON answer; takes ownership of body. */

@@ -27,32 +27,21 @@
 #include <time.h>
 #include "api/api.h"
 #include "api/http.h"
+#include "util/httpd.h"
 #include "util/json.h"
 
 /* ------------------------------------------------------------------ */
-/* worker pool                                                         */
+/* worker jobs                                                         */
 /* ------------------------------------------------------------------ */
-typedef struct job {
-	api_req *q;
-	struct job *next;
-} job;
-
-struct api_pool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	job *head, *tail;
-	bool stop;
-	int n;
-	pthread_t *threads;
-};
-
 static void run_request(api_req *q);
 static void open_sink(api_req *q);
 
-/* A worker's part of a request: open its upload sink (it may rehash the
- * session or wait for another request's commit), or run its handler. */
-static void do_job(api_req *q)
+/* A worker's part of a request (util_workq): open its upload sink (it may
+ * rehash the session or wait for another request's commit), or run its
+ * handler. */
+static void do_job(void *arg)
 {
+	api_req *q = arg;
 	if (q->sink_pending) {
 		open_sink(q);
 	} else {
@@ -60,81 +49,6 @@ static void do_job(api_req *q)
 		q->work_done = true;
 	}
 	MHD_resume_connection(q->conn);
-}
-
-static void *worker_main(void *p)
-{
-	struct api_pool *pool = p;
-	for (;;) {
-		job *j;
-		pthread_mutex_lock(&pool->mu);
-		while (!pool->head && !pool->stop)
-			pthread_cond_wait(&pool->cv, &pool->mu);
-		if (!pool->head) {
-			pthread_mutex_unlock(&pool->mu);
-			return NULL;
-		}
-		j = pool->head;
-		pool->head = j->next;
-		if (!pool->head)
-			pool->tail = NULL;
-		pthread_mutex_unlock(&pool->mu);
-		do_job(j->q);
-		free(j);
-	}
-}
-
-static int pool_start(struct api_pool *pool, int n)
-{
-	pthread_mutex_init(&pool->mu, NULL);
-	pthread_cond_init(&pool->cv, NULL);
-	pool->threads = calloc((size_t)n, sizeof(pthread_t));
-	if (!pool->threads)
-		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
-		if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0)
-			return mlreg_error_set(MLREG_ERROR, "cannot start worker thread");
-		pool->n++;
-	}
-	return 0;
-}
-
-static void pool_submit(struct api_pool *pool, api_req *q)
-{
-	job *j = calloc(1, sizeof(*j));
-	if (!j) { /* cannot queue: do it here rather than lose the request */
-		do_job(q);
-		return;
-	}
-	j->q = q;
-	pthread_mutex_lock(&pool->mu);
-	if (pool->stop) { /* shutting down: nobody will pick it up */
-		pthread_mutex_unlock(&pool->mu);
-		free(j);
-		do_job(q);
-		return;
-	}
-	if (pool->tail)
-		pool->tail->next = j;
-	else
-		pool->head = j;
-	pool->tail = j;
-	pthread_cond_signal(&pool->cv);
-	pthread_mutex_unlock(&pool->mu);
-}
-
-/* Finish every queued job, then join the workers. */
-static void pool_stop(struct api_pool *pool)
-{
-	pthread_mutex_lock(&pool->mu);
-	pool->stop = true;
-	pthread_cond_broadcast(&pool->cv);
-	pthread_mutex_unlock(&pool->mu);
-	for (int i = 0; i < pool->n; i++)
-		pthread_join(pool->threads[i], NULL);
-	free(pool->threads);
-	pthread_mutex_destroy(&pool->mu);
-	pthread_cond_destroy(&pool->cv);
 }
 
 /* ------------------------------------------------------------------ */
@@ -158,60 +72,14 @@ int api_route_count(void) { return nflat + 1; }
 const char *api_route_label(int idx) { return idx < nflat ? flat[idx]->label : "unmatched"; }
 const char *api_route_method(int idx) { return idx < nflat ? flat[idx]->method : "-"; }
 
-/* Split the raw (still escaped) path into decoded segments; -1 (nothing
- * left allocated) when there are more than max or one decodes to a NUL. */
-static int split_path(const char *url, char **segs, int max)
-{
-	int n = 0;
-	const char *p = url;
-	while (*p == '/')
-		p++;
-	while (*p) {
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char *s;
-		if (n == max || !(s = strndup(p, len)))
-			goto fail;
-		segs[n++] = s;
-		/* "%00" would cut the segment short: refuse it */
-		if (MHD_http_unescape(s) != strlen(s))
-			goto fail;
-		if (!e)
-			break;
-		p = e + 1;
-		if (!*p) /* trailing slash: ignore */
-			break;
-	}
-	return n;
-fail:
-	while (n > 0)
-		free(segs[--n]);
-	return -1;
-}
-
 /* Match; returns route index, -1 for no path, -2 for path but not method. */
 static int match(api_req *q, const char *method, char **segs, int nsegs)
 {
 	bool path_seen = false;
 	for (int i = 0; i < nflat; i++) {
-		const char *p = flat[i]->pattern;
-		int s = 0, np = 0;
 		char *cap[API_MAX_SEGS];
-		bool ok = true;
-		while (*p && ok) {
-			const char *e = strchr(p, '/');
-			size_t len = e ? (size_t)(e - p) : strlen(p);
-			if (s >= nsegs)
-				ok = false;
-			else if (len == 2 && p[0] == '{' && p[1] == '}')
-				cap[np++] = segs[s++];
-			else if (strlen(segs[s]) != len || strncmp(segs[s], p, len) != 0)
-				ok = false;
-			else
-				s++;
-			p = e ? e + 1 : p + len;
-		}
-		if (!ok || s != nsegs)
+		int np;
+		if (!util_http_match(flat[i]->pattern, segs, nsegs, cap, API_MAX_SEGS, &np))
 			continue;
 		path_seen = true;
 		if (strcmp(flat[i]->method, method) != 0 && !(q->head && !strcmp(flat[i]->method, "GET")))
@@ -421,13 +289,6 @@ int api_reply_fd(api_req *q, int fd, uint64_t size, const char *etag, const char
 /* ------------------------------------------------------------------ */
 /* request life cycle                                                  */
 /* ------------------------------------------------------------------ */
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void run_request(api_req *q)
 {
 	int rc;
@@ -461,28 +322,10 @@ static enum MHD_Result send_answer(api_req *q)
 	struct MHD_Response *r = q->resp;
 	enum MHD_Result ok;
 	if (!r) {
-		char *text = q->json ? cJSON_PrintUnformatted(q->json) : strdup("{}");
-		size_t n = text ? strlen(text) : 0;
-		if (!text)
+		size_t n;
+		if (!(r = util_http_json_response(q->json, &n)))
 			return MHD_NO;
-		/* JSON answers end with a newline so curl output stays tidy */
-		{
-			char *grown = realloc(text, n + 2);
-			if (!grown) {
-				free(text);
-				return MHD_NO;
-			}
-			text = grown;
-		}
-		text[n] = '\n';
-		text[n + 1] = '\0';
-		r = MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_FREE);
-		if (!r) {
-			free(text);
-			return MHD_NO;
-		}
-		api_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-		q->bytes_out += q->head ? 0 : n + 1;
+		q->bytes_out += q->head ? 0 : n;
 	}
 	if (q->location[0])
 		api_add_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
@@ -548,7 +391,7 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 		return NULL;
 	q->srv = s;
 	q->conn = c;
-	q->t0_ns = mono_ns();
+	q->t0_ns = util_mono_ns();
 	q->route_idx = nflat; /* "unmatched" until known */
 	q->upload_off = -1;
 	q->head = !strcmp(method, "HEAD");
@@ -559,7 +402,7 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 		q->status = 431;
 		return q;
 	}
-	n = split_path(url, segs, API_MAX_SEGS);
+	n = util_http_split_path(url, segs, API_MAX_SEGS);
 	if (n < 0) {
 		set_early(q, MLREG_ENOTFOUND, "no such route");
 		return q;
@@ -625,7 +468,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			 * another request's commit: do it on a worker */
 			q->suspended = true;
 			MHD_suspend_connection(c);
-			pool_submit(s->pool, q);
+			util_workq_submit(s->pool, do_job, q);
 		}
 		return MHD_YES;
 	}
@@ -675,7 +518,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	q->suspended = true;
 	MHD_suspend_connection(c);
-	pool_submit(s->pool, q);
+	util_workq_submit(s->pool, do_job, q);
 	return MHD_YES;
 }
 
@@ -686,7 +529,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	if (!q)
 		return;
 	api_metrics_observe(s->metrics, q->route_idx, q->head, q->answered ? (unsigned)(q->status ? q->status : 200) : 499,
-			    (double)(mono_ns() - q->t0_ns) / 1e9, q->bytes_in, q->bytes_out);
+			    (double)(util_mono_ns() - q->t0_ns) / 1e9, q->bytes_in, q->bytes_out);
 	reg_blob_writer_free(q->blob);
 	/* a dropped PATCH keeps what arrived: that is what makes uploads resumable */
 	reg_upload_release(q->upload);
@@ -713,7 +556,6 @@ int api_server_main(int argc, char **argv)
 {
 	api_config cfg;
 	api_server s;
-	struct api_pool pool;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	sigset_t sigs;
@@ -723,8 +565,7 @@ int api_server_main(int argc, char **argv)
 	unsigned port;
 
 	memset(&s, 0, sizeof(s));
-	memset(&pool, 0, sizeof(pool));
-	if (api_config_parse(argc, argv, &cfg) < 0 || api_listen_parse(cfg.listen, &ss, &sslen) < 0) {
+	if (api_config_parse(argc, argv, &cfg) < 0 || util_listen_parse(cfg.listen, &ss, &sslen) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
 		return 2;
 	}
@@ -745,13 +586,10 @@ int api_server_main(int argc, char **argv)
 	if (reg_bootstrap_token_path(s.reg))
 		LOG_INFO("first start: bootstrap admin token written to %s (mode 0600)", reg_bootstrap_token_path(s.reg));
 	s.cfg = cfg;
-	s.pool = &pool;
 	s.metrics = api_metrics_new(api_route_count());
 	/* the sender's event hook is in place before any request can commit */
-	if (!s.metrics || api_sender_new(&s, &s.sender) < 0 || pool_start(&pool, cfg.workers) < 0) {
+	if (!s.metrics || api_sender_new(&s, &s.sender) < 0 || util_workq_start(&s.pool, cfg.workers) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
-		if (pool.threads) /* started, perhaps in part */
-			pool_stop(&pool);
 		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
 		reg_close(s.reg);
@@ -776,7 +614,7 @@ int api_server_main(int argc, char **argv)
 		MHD_OPTION_END);
 	if (!s.daemon) {
 		fprintf(stderr, "mlreg server: cannot listen on %s: %s\n", cfg.listen, strerror(errno));
-		pool_stop(&pool);
+		util_workq_stop(s.pool);
 		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
 		reg_close(s.reg);
@@ -811,7 +649,7 @@ int api_server_main(int argc, char **argv)
 	 * flight gets a bounded grace; the rest stays in the outbox for the next
 	 * start), then the database */
 	MHD_quiesce_daemon(s.daemon);
-	pool_stop(&pool);
+	util_workq_stop(s.pool);
 	MHD_stop_daemon(s.daemon);
 	api_sender_free(s.sender);
 	api_metrics_free(s.metrics);

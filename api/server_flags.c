@@ -44,44 +44,6 @@ static void usage(FILE *f)
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
-int api_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[256];
-	const char *colon;
-	int64_t port;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s'", s);
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		if (util_parse_i64(end + 2, &port) < 0 || port < 0 || port > 65535 || inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s'", s);
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a6);
-		return 0;
-	}
-	colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s': expected HOST:PORT", s);
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (!strcmp(host, "localhost"))
-		strcpy(host, "127.0.0.1");
-	{
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-		if (util_parse_i64(colon + 1, &port) < 0 || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return mlreg_error_set(MLREG_EUSAGE, "invalid --listen '%s': expected IPv4:PORT or [IPv6]:PORT", s);
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a4);
-	}
-	return 0;
-}
-
 int api_config_parse(int argc, char **argv, api_config *c)
 {
 	*c = (api_config){
