@@ -100,11 +100,8 @@ int api_config_parse(int argc, char **argv, api_config *c)
 			*(o == 'u' ? &c->upload_ttl_ms : &c->gc_grace_ms) = v;
 			break;
 		case 'L':
-			if (!strcmp(optarg, "debug")) util_log_set_level(UTIL_LOG_DEBUG);
-			else if (!strcmp(optarg, "info")) util_log_set_level(UTIL_LOG_INFO);
-			else if (!strcmp(optarg, "warn")) util_log_set_level(UTIL_LOG_WARN);
-			else if (!strcmp(optarg, "error")) util_log_set_level(UTIL_LOG_ERROR);
-			else return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s'", optarg);
+			if (util_log_level_parse(optarg) < 0)
+				return MLREG_EUSAGE;
 			break;
 		case 'P': c->webhook_allow_private = true; break;
 		case 'Y':

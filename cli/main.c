@@ -206,19 +206,14 @@ static int load_config(const global_flags *g, cli_config *cfg, char **owned_regi
 	}
 	if ((!tok || !*tok) && (*owned_path = token_file_path())) {
 		char *data = NULL;
-		size_t len = 0;
-		if (util_read_file(*owned_path, 4096, &data, &len) == 0) {
-			char *s = data, *e = data + len;
-			while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
-				s++;
-			while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-				e--;
-			*e = '\0';
-			memmove(data, s, (size_t)(e - s) + 1);
+		int rc = util_read_token_file(*owned_path, &data);
+		if (rc == 0) {
 			*owned_token = data;
 			tok = data;
 			cfg->token_source = *owned_path;
-		} else if (mlreg_error_code() != MLREG_ENOTFOUND) {
+		} else if (rc == MLREG_EINVALID) {
+			return mlreg_error_set(MLREG_EUSAGE, "invalid token: %s", mlreg_error_last());
+		} else if (rc != MLREG_ENOTFOUND) {
 			return cli_error_wrap(MLREG_ERROR, "cannot read the token file");
 		}
 	}

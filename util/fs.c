@@ -183,3 +183,31 @@ int util_rm_rf(const char *path)
 		return mlreg_error_set(MLREG_EIO, "cannot remove '%s': %s", path, strerror(errno));
 	return 0;
 }
+
+int util_read_token_file(const char *path, char **out)
+{
+	char *data = NULL, *b, *e;
+	size_t len = 0;
+	int rc = util_read_file(path, 4096, &data, &len);
+	if (rc < 0)
+		return rc;
+	b = data;
+	e = data + len;
+	while (b < e && (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		e--;
+	*e = '\0';
+	memmove(data, b, (size_t)(e - b) + 1);
+	for (const unsigned char *p = (const unsigned char *)data; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f) {
+			free(data);
+			return mlreg_error_set(MLREG_EINVALID, "the token in '%s' contains spaces or control characters", path);
+		}
+	if (!*data) {
+		free(data);
+		return mlreg_error_set(MLREG_EINVALID, "'%s' holds no token", path);
+	}
+	*out = data;
+	return 0;
+}

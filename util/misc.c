@@ -155,6 +155,17 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void util_log_set_level(util_log_level lvl) { log_level = lvl; }
 
+int util_log_level_parse(const char *s)
+{
+	static const char *names[] = {"debug", "info", "warn", "error"};
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i])) {
+			util_log_set_level((util_log_level)i);
+			return 0;
+		}
+	return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s' (debug, info, warn or error)", s);
+}
+
 void util_log(util_log_level lvl, const char *fmt, ...)
 {
 	static const char *names[] = {"debug", "info", "warn", "error"};

@@ -85,6 +85,11 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, mode_
 int util_read_file(const char *path, size_t max, char **out, size_t *len);
 /* The same from an open descriptor, from its position to EOF. */
 int util_read_fd(int fd, size_t max, char **out, size_t *len);
+/* Read a secret (a token) from a file of at most 4 KiB, without the
+ * surrounding whitespace.  MLREG_ENOTFOUND when the file is missing,
+ * MLREG_EINVALID when what is left is empty or holds spaces or control
+ * characters. */
+int util_read_token_file(const char *path, char **out);
 int util_write_all(int fd, const void *data, size_t len);
 /* Remove a directory tree (no following of links); missing is fine. */
 int util_rm_rf(const char *path);
@@ -142,6 +147,8 @@ int util_content_range_parse(const char *header, int64_t *start, int64_t *end);
 /* ---- logging ---- */
 typedef enum { UTIL_LOG_DEBUG, UTIL_LOG_INFO, UTIL_LOG_WARN, UTIL_LOG_ERROR } util_log_level;
 void util_log_set_level(util_log_level lvl);
+/* Set the level from "debug", "info", "warn" or "error"; MLREG_EUSAGE otherwise. */
+int util_log_level_parse(const char *s);
 void util_log(util_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define LOG_INFO(...) util_log(UTIL_LOG_INFO, __VA_ARGS__)
 #define LOG_WARN(...) util_log(UTIL_LOG_WARN, __VA_ARGS__)
