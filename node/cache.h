@@ -40,8 +40,10 @@ int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, in
 		     char **dir);
 /* Re-verify a cached version without the registry: its stored version
  * object hashes to digest and every file matches its size and SHA-256.
- * 0 and *dir; MLREG_ENOTFOUND when not cached; MLREG_EINTEGRITY (and the
- * entry is removed) when anything differs. */
+ * 0 and *dir (caller frees; dir may be NULL); MLREG_ENOTFOUND when not
+ * cached; MLREG_EINTEGRITY (and the entry is removed) when anything differs:
+ * a file's size or digest, a missing file or object, a file the manifest
+ * does not name, a symbolic link anywhere in the entry. */
 int node_cache_verify(node_cache *c, const char *digest, char **dir);
 /* Remove a cached version (nothing when absent). */
 int node_cache_remove(node_cache *c, const char *digest);
