@@ -624,6 +624,8 @@ int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, in
 	error = node_cache_verify(c, digest, dir);
 	if (error == 0 || (error != MLREG_ENOTFOUND && error != MLREG_EINTEGRITY))
 		goto done;
+	if (error == MLREG_EINTEGRITY) /* removed; say why before fetching it again */
+		LOG_WARN("%s; fetching it again", mlreg_error_last());
 	if ((error = entry_init(&e, c, digest)) < 0)
 		goto done;
 

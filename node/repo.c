@@ -67,33 +67,28 @@ static bool version_valid(const char *s)
 }
 
 /* The version's folder: the cache's copy when it still verifies, else a
- * fresh download from the registry. */
+ * fresh download from the registry (node_cache_fetch verifies first). */
 static int fetch(node_server *s, const node_version *v, char **dir, unsigned *status)
 {
-	int rc = node_cache_verify(s->cache, v->digest, dir);
-	if (rc == 0)
-		return 0;
-	if (rc == MLREG_EINTEGRITY)
-		LOG_WARN("cached copy of %s failed verification and was removed: %s", v->digest, mlreg_error_last());
-	else if (rc != MLREG_ENOTFOUND)
-		LOG_WARN("cannot read the cached copy of %s: %s", v->digest, mlreg_error_last());
+	int rc;
 	if (!s->client.registry) {
-		*status = 404;
-		return mlreg_error_set(MLREG_ENOTFOUND, "%s is not in the cache and no --registry is set", v->digest);
+		if ((rc = node_cache_verify(s->cache, v->digest, dir)) == 0)
+			return 0;
+		*status = rc == MLREG_ENOTFOUND ? 404 : 422;
+		if (rc == MLREG_ENOTFOUND)
+			return mlreg_error_set(rc, "%s is not in the cache and no --registry is set", v->digest);
+		return rc;
 	}
-	rc = node_cache_fetch(s->cache, &s->client, v->source, v->number, v->digest, dir);
-	if (rc < 0) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", mlreg_error_last());
+	if ((rc = node_cache_fetch(s->cache, &s->client, v->source, v->number, v->digest, dir)) < 0) {
 		switch (rc) {
 		case MLREG_ENOTFOUND: *status = 404; break;
 		case MLREG_EINTEGRITY:
 		case MLREG_EINVALID: *status = 422; break;
 		default: *status = 502; break; /* the registry is down or refused us */
 		}
-		return mlreg_error_set(rc, "cannot fetch %s:%s from the registry: %s", v->source, v->version, msg);
+		LOG_WARN("%s", mlreg_error_last());
 	}
-	return 0;
+	return rc;
 }
 
 /* Fetch, check in a child, load, warm up.  0 with *m, or the failure with

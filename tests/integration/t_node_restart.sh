@@ -75,7 +75,7 @@ assert_json '[(e["version"], e["state"]) for e in sorted(j, key=lambda e: e["ver
 assert_json 'all(e["weight"] == (100 if e["version"] == "1" else 0) for e in j)' "$BODY" "all traffic on v1"
 R=$(nclient split "$NURL" fraud 50 "$WORK/rows1.json")
 assert_json 'j["counts"] == {"1": 50}' "$R" "v1 serves"
-grep -q "failed verification" "$NLOG" || fail "the node log does not say why v2 was refused"
+grep -q "damaged" "$NLOG" || fail "the node log does not say why v2 was refused"
 grep -q '"2"' "$WORK/cache/state.json" || fail "state.json lost v2 during a partial restore"
 
 step "with the registry back, a load fetches it again"
