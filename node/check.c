@@ -12,7 +12,7 @@
  * line, from the last 4 KiB) becomes the reason, so a refusal says why.
  *
  * The caller is a multi-threaded server, so the child does only
- * async-signal-safe work between fork and exec (dup2, close_range,
+ * async-signal-safe work between _Fork and exec (dup2, close_range,
  * sigaction, sigprocmask, prctl, setrlimit: plain system calls), with every
  * string and number prepared before the fork.  Every descriptor the server
  * holds is closed in the child, CLOEXEC or not; the child gets /dev/null on
@@ -261,7 +261,10 @@ int node_check_run(const node_check_limits *lim, const char *dir)
 	if (plan.exec_failed_len >= sizeof(plan.exec_failed))
 		plan.exec_failed_len = sizeof(plan.exec_failed) - 1;
 
-	pid = fork();
+	/* _Fork (glibc 2.34): no atfork handlers run, so no library lock is
+	 * taken in the parent or inherited locked by the child, which only
+	 * makes system calls before exec anyway */
+	pid = _Fork();
 	if (pid < 0) {
 		rc = mlreg_error_set(MLREG_EIO, "model check: cannot fork: %s", strerror(errno));
 		goto done;
