@@ -19,7 +19,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <xgboost/c_api.h>
 #include "node/runtime.h"
@@ -793,6 +795,24 @@ static void check_closes_descriptors(void **state)
 	close(p[1]);
 }
 
+/* The parent side leaves nothing behind: no descriptor, no zombie. */
+static void check_cleans_up(void **state)
+{
+	static const char *const modes[] = {"segv", "flood", "fds", "limits", "sleep"};
+	node_check_limits l = limits();
+	int before = tu_count_entries("/proc/self/fd"), after;
+	l.timeout_ms = 200;
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			run_mode(&l, modes[i]);
+	after = tu_count_entries("/proc/self/fd");
+	if (after != before)
+		fail_msg("%d descriptors open before 15 checks, %d after", before, after);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
 static void check_resets_signals(void **state)
 {
 	node_check_limits l = limits();
@@ -849,6 +869,7 @@ int main(void)
 		cmocka_unit_test(check_limits_applied),
 		cmocka_unit_test(check_closes_descriptors),
 		cmocka_unit_test(check_resets_signals),
+		cmocka_unit_test(check_cleans_up),
 		cmocka_unit_test(check_stderr_flood),
 		cmocka_unit_test(check_bad_exe),
 	};
