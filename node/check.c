@@ -16,9 +16,14 @@
  * sigaction, sigprocmask, prctl, setrlimit: plain system calls), with every
  * string and number prepared before the fork.  Every descriptor the server
  * holds is closed in the child, CLOEXEC or not; the child gets /dev/null on
- * stdin and stdout and the pipe on stderr.  The parent waits on a pidfd and
- * the pipe together, so it wakes when the child writes, exits or runs out
- * of time, and kills it with SIGKILL past the deadline.
+ * stdin and stdout and the pipe on stderr, and OMP_NUM_THREADS=1: XGBoost
+ * starts an OpenMP pool of one thread per core while it loads a model
+ * (whatever its nthread), and on a large machine those threads' stacks and
+ * malloc arenas would make the address space limit measure the machine
+ * rather than the model; the child predicts on one thread anyway.  The
+ * parent waits on a pidfd and the pipe together, so it wakes when the child
+ * writes, exits or runs out of time, and kills it with SIGKILL past the
+ * deadline.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -120,6 +125,7 @@ static int fd_above_stdio(int fd)
 typedef struct {
 	const char *exe;
 	char *const *argv;
+	char *const *envp;
 	int devnull, err_w;
 	int maxfd;
 	pid_t parent;
@@ -169,7 +175,7 @@ static void __attribute__((noreturn)) child_exec(const child_plan *p)
 			_exit(126);
 		_exit(126);
 	}
-	execv(p->exe, p->argv);
+	execve(p->exe, p->argv, p->envp);
 	{
 		int e = errno;
 		if (write(2, p->exec_failed, p->exec_failed_len) >= 0)
@@ -216,10 +222,30 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The server's environment with OMP_NUM_THREADS=1 (a heap array of
+ * borrowed strings; the caller frees the array only). */
+static char **child_environment(void)
+{
+	static char omp[] = "OMP_NUM_THREADS=1";
+	size_t n = 0, j = 0;
+	char **envp;
+	while (environ[n])
+		n++;
+	if (!(envp = calloc(n + 2, sizeof(*envp))))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "OMP_NUM_THREADS=", 16) != 0)
+			envp[j++] = environ[i];
+	envp[j++] = omp;
+	envp[j] = NULL;
+	return envp;
+}
+
 int node_check_run(const node_check_limits *lim, const char *dir)
 {
 	int pfd[2] = {-1, -1}, devnull = -1, pidfd = -1, status = 0, rc;
 	char *argv[] = {(char *)lim->exe, (char *)"--check", (char *)dir, NULL};
+	char **envp = NULL;
 	child_plan plan;
 	tail_buf tail = {.len = 0};
 	struct rlimit nofile;
@@ -230,6 +256,8 @@ int node_check_run(const node_check_limits *lim, const char *dir)
 	if (access(lim->exe, X_OK) != 0)
 		return mlreg_error_set(MLREG_EIO, "model check: cannot run '%s': %s", lim->exe, strerror(errno));
 	memset(&plan, 0, sizeof(plan));
+	if (!(envp = child_environment()))
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	if (pipe2(pfd, O_CLOEXEC) != 0 || (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		rc = mlreg_error_set(MLREG_EIO, "model check: %s", strerror(errno));
 		goto done;
@@ -243,6 +271,7 @@ int node_check_run(const node_check_limits *lim, const char *dir)
 	}
 	plan.exe = lim->exe;
 	plan.argv = argv;
+	plan.envp = envp;
 	plan.devnull = devnull;
 	plan.err_w = pfd[1];
 	plan.maxfd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
@@ -329,6 +358,7 @@ done:
 		close(pfd[1]);
 	if (devnull >= 0)
 		close(devnull);
+	free(envp);
 	return rc;
 }
 

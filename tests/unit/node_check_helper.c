@@ -6,11 +6,11 @@
  * It takes the same arguments as `mlreg-node --check DIR`.  When DIR's last
  * component names a behaviour below, it does that instead of checking a
  * model (crash, hang, spin, allocate, flood stderr, or report what it was
- * given: limits, descriptors, signal state); otherwise it runs the real
- * node_check_main, exactly as mlreg-node's main does.  A separate program
- * because mlreg-node's main.c is the server's, and because these children
- * must be real processes: the point is what a real exit, signal or timeout
- * looks like from the parent.
+ * given: limits, descriptors, signal state, environment); otherwise it runs
+ * the real node_check_main, exactly as mlreg-node's main does.  A separate
+ * program because mlreg-node's main.c is the server's, and because these
+ * children must be real processes: the point is what a real exit, signal or
+ * timeout looks like from the parent.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -131,6 +131,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "as=%llu cpu=%llu/%llu core=%llu\n", (unsigned long long)as.rlim_cur,
 			(unsigned long long)cpu.rlim_cur, (unsigned long long)cpu.rlim_max, (unsigned long long)core.rlim_cur);
 		return 3;
+	}
+	if (!strcmp(mode, "env")) {
+		const char *v = getenv("OMP_NUM_THREADS");
+		fprintf(stderr, "OMP_NUM_THREADS=%s MLREG_TEST_MARK=%s\n", v ? v : "(unset)",
+			getenv("MLREG_TEST_MARK") ? getenv("MLREG_TEST_MARK") : "(unset)");
+		return 4;
 	}
 	if (!strcmp(mode, "fds"))
 		return report_fds();

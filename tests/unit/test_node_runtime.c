@@ -11,8 +11,8 @@
  * the two paths walk the same trees; four threads predicting at once on one
  * model must give the same answers as one.  The check is run against the
  * real node_check_main and against node_check_helper, a child that crashes,
- * hangs, spins, allocates, floods stderr or reports the descriptors, limits
- * and signal state it was given.
+ * hangs, spins, allocates, floods stderr or reports the descriptors, limits,
+ * signal state and environment it was given.
  */
 #define _GNU_SOURCE
 #include "testutil.h"
@@ -795,6 +795,20 @@ static void check_closes_descriptors(void **state)
 	close(p[1]);
 }
 
+/* The child inherits the environment, but runs OpenMP on one thread. */
+static void check_environment(void **state)
+{
+	node_check_limits l = limits();
+	setenv("OMP_NUM_THREADS", "8", 1);
+	setenv("MLREG_TEST_MARK", "kept", 1);
+	assert_int_equal(run_mode(&l, "env"), MLREG_EINVALID);
+	assert_contains(mlreg_error_last(), "exit 4: OMP_NUM_THREADS=1 MLREG_TEST_MARK=kept");
+	unsetenv("OMP_NUM_THREADS");
+	assert_int_equal(run_mode(&l, "env"), MLREG_EINVALID);
+	assert_contains(mlreg_error_last(), "exit 4: OMP_NUM_THREADS=1 MLREG_TEST_MARK=kept");
+	unsetenv("MLREG_TEST_MARK");
+}
+
 /* The parent side leaves nothing behind: no descriptor, no zombie. */
 static void check_cleans_up(void **state)
 {
@@ -870,6 +884,7 @@ int main(void)
 		cmocka_unit_test(check_closes_descriptors),
 		cmocka_unit_test(check_resets_signals),
 		cmocka_unit_test(check_cleans_up),
+		cmocka_unit_test(check_environment),
 		cmocka_unit_test(check_stderr_flood),
 		cmocka_unit_test(check_bad_exe),
 	};
