@@ -171,8 +171,8 @@ static void __attribute__((noreturn)) child_exec(const child_plan *p)
 	if ((p->set_as && setrlimit(RLIMIT_AS, &p->as) != 0) || (p->set_cpu && setrlimit(RLIMIT_CPU, &p->cpu) != 0) ||
 	    setrlimit(RLIMIT_CORE, &p->core) != 0) {
 		static const char msg[] = "cannot set resource limits\n";
-		if (write(2, msg, sizeof(msg) - 1) < 0)
-			_exit(126);
+		ssize_t w = write(2, msg, sizeof(msg) - 1);
+		(void)w;
 		_exit(126);
 	}
 	execve(p->exe, p->argv, p->envp);
@@ -182,6 +182,19 @@ static void __attribute__((noreturn)) child_exec(const child_plan *p)
 			put_errno(e);
 	}
 	_exit(127);
+}
+
+/* An unprivileged process cannot raise a hard limit: never ask the child
+ * for more than the server itself is allowed (setrlimit would fail). */
+static void clamp_to_hard(int resource, struct rlimit *want)
+{
+	struct rlimit now;
+	if (getrlimit(resource, &now) != 0 || now.rlim_max == RLIM_INFINITY)
+		return;
+	if (want->rlim_max > now.rlim_max)
+		want->rlim_max = now.rlim_max;
+	if (want->rlim_cur > want->rlim_max)
+		want->rlim_cur = want->rlim_max;
 }
 
 static void duration_text(int64_t ms, char *out, size_t outsz)
@@ -285,6 +298,8 @@ int node_check_run(const node_check_limits *lim, const char *dir)
 	plan.set_cpu = lim->cpu_seconds > 0;
 	plan.cpu.rlim_cur = (rlim_t)lim->cpu_seconds;
 	plan.cpu.rlim_max = (rlim_t)lim->cpu_seconds + 1; /* SIGXCPU first, SIGKILL a second later */
+	clamp_to_hard(RLIMIT_AS, &plan.as);
+	clamp_to_hard(RLIMIT_CPU, &plan.cpu);
 	plan.core.rlim_cur = plan.core.rlim_max = 0;
 	plan.exec_failed_len = (size_t)snprintf(plan.exec_failed, sizeof(plan.exec_failed), "cannot exec the check: errno ");
 	if (plan.exec_failed_len >= sizeof(plan.exec_failed))

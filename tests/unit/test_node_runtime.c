@@ -782,6 +782,24 @@ static void check_limits_applied(void **state)
 	assert_contains(mlreg_error_last(), want);
 }
 
+/* Limits above the server's own hard limits are lowered to them, not
+ * turned into a child that cannot start. */
+static void check_limits_clamped(void **state)
+{
+	node_check_limits l = limits();
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_CPU, &old), 0);
+	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 1000)
+		skip();
+	low.rlim_cur = low.rlim_max = 1000;
+	assert_int_equal(setrlimit(RLIMIT_CPU, &low), 0);
+	l.cpu_seconds = 5000;
+	int rc = run_mode(&l, "limits");
+	setrlimit(RLIMIT_CPU, &old); /* needs CAP_SYS_RESOURCE; else 1000 s stays, harmless */
+	assert_int_equal(rc, MLREG_EINVALID);
+	assert_contains(mlreg_error_last(), "cpu=1000/1000 core=0");
+}
+
 static void check_closes_descriptors(void **state)
 {
 	node_check_limits l = limits();
@@ -881,6 +899,7 @@ int main(void)
 		cmocka_unit_test(check_cpu_limit),
 		cmocka_unit_test(check_memory_limit),
 		cmocka_unit_test(check_limits_applied),
+		cmocka_unit_test(check_limits_clamped),
 		cmocka_unit_test(check_closes_descriptors),
 		cmocka_unit_test(check_resets_signals),
 		cmocka_unit_test(check_cleans_up),
