@@ -43,9 +43,13 @@ typedef struct {
 
 /* Read DIR/mlreg-model.json (util_model_config_parse), and check what this
  * node can serve: a known format, exactly one input of rank 2 with a fixed
- * feature count ([-1, N] or [B, N]) and a numeric datatype, one output.
- * MLREG_EINVALID / MLREG_ENOTFOUND with a reason that names the file. */
+ * feature count ([-1, N] or [B, N]) and datatype FP32, FP64, INT32, INT64
+ * or BOOL; exactly one output, FP32 or FP64, [-1] or [-1, K]; a model file
+ * that is a regular file reached without symlinks (lstat, every component).
+ * MLREG_EINVALID / MLREG_ENOTFOUND with a reason that names the file; *s
+ * (caller-owned, release with node_spec_free) is written only on success. */
 int node_spec_load(const char *dir, node_spec *s);
+/* Free what *s holds and zero it; twice, or on a zeroed spec, is harmless. */
 void node_spec_free(node_spec *s);
 /* Features per row: the input's last dimension. */
 size_t node_spec_features(const node_spec *s);
@@ -72,6 +76,12 @@ typedef struct {
 
 /* The runtime for a format, or NULL. */
 const node_runtime_ops *node_runtime_find(const char *format);
+/* The formats this node serves, comma-separated ("xgboost"), into out
+ * (truncated to outsz); for messages and the server's metadata. */
+void node_runtime_formats(char *out, size_t outsz);
+
+/* The runtimes compiled in (one table per format, in runtime_*.c). */
+extern const node_runtime_ops node_runtime_xgboost;
 
 /* A loaded model: its spec and a runtime handle. */
 typedef struct {
@@ -80,27 +90,39 @@ typedef struct {
 	void *h;
 } node_model;
 
-/* Spec, load, and one warm-up prediction on a zero row.  Errors with reason. */
+/* Spec, load, and one warm-up prediction on a zero row (a fixed batch of
+ * them), whose shape must fit the declared output.  Errors with reason:
+ * MLREG_ENOTFOUND (no mlreg-model.json or model file), MLREG_EINVALID (the
+ * descriptor, the model file, or the two disagree).  *out (free with
+ * node_model_close) is written only on success. */
 int node_model_open(const char *dir, node_model **out);
-/* Predict rows of node_spec_features() floats each. */
+/* Predict rows of node_spec_features() floats each (x holds rows times
+ * that).  MLREG_EINVALID for no rows or a fixed batch of another size.
+ * *out written only on success; the caller frees out->data.  Thread-safe on
+ * one model. */
 int node_model_predict(const node_model *m, const float *x, size_t rows, node_output *out);
+/* Free the runtime handle and the spec; NULL is a no-op. */
 void node_model_close(node_model *m);
 
 /* ---- the check in a child process (check.c) ---- */
 typedef struct {
 	const char *exe;        /* the node binary to exec ("/proc/self/exe") */
-	uint64_t memory_bytes;  /* RLIMIT_AS of the child */
-	int64_t timeout_ms;     /* wall clock; the child is killed past it */
-	int64_t cpu_seconds;    /* RLIMIT_CPU */
+	uint64_t memory_bytes;  /* RLIMIT_AS of the child; 0 = none (and none in ASan builds) */
+	int64_t timeout_ms;     /* wall clock; the child is killed past it; <= 0 = none */
+	int64_t cpu_seconds;    /* RLIMIT_CPU (SIGXCPU, SIGKILL a second later); 0 = none */
 } node_check_limits;
 
 /* Run `exe --check DIR` with the limits: the child opens the model and
  * predicts once.  0 when it exited 0; otherwise MLREG_EINVALID with a reason
- * ("model check failed: <child's message>", "killed by signal 11", "timed
- * out after 10s").  Blocking: call from a worker thread. */
+ * ("model check failed: exit 1: <child's last stderr line>", "model check
+ * failed: killed by signal 11 (SIGSEGV)", "model check failed: timed out
+ * after 10s"); MLREG_EIO when exe cannot be run or the fork fails.
+ * Blocking: call from a worker thread.  The process must not ignore SIGCHLD
+ * (the child would be reaped before its status is read). */
 int node_check_run(const node_check_limits *lim, const char *dir);
-/* The child's side: open the model in DIR, predict once, print the reason
- * on stderr on failure.  Returns the process exit status. */
+/* The child's side: open the model in DIR (the warm-up predicts zeros),
+ * predict once more on missing values, print the reason as one line on
+ * stderr on failure.  Returns the process exit status (0 or 1). */
 int node_check_main(const char *dir);
 
 #endif

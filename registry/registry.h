@@ -133,8 +133,6 @@ int reg_manifest_normalise(const cJSON *files, uint64_t max_files, cJSON **out, 
 int reg_manifest_encode(const cJSON *files, char **data, size_t *len);
 /* Parse and check manifest bytes (as stored); *files is a normalised array. */
 int reg_manifest_decode(const char *data, size_t len, cJSON **files);
-/* Parse an mlreg-model.json; *schema gets {"format","file","inputs","outputs"}. */
-int reg_model_config_parse(const char *data, size_t len, cJSON **schema);
 
 /* ---- maintenance (gc.c) ---- */
 int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out); /* (blocking) */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "registry/registry_int.h"
 #include "util/json.h"
+#include "util/model_config.h"
 
 #define MAX_DESCRIPTION 4096
 #define MAX_META_ENTRIES 1000
@@ -311,7 +312,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		if (strcmp(util_json_str(f, "path"), MODEL_CONFIG) != 0)
 			continue;
 		if ((rc = read_blob_small(r, util_json_str(f, "digest"), MODEL_CONFIG_MAX, &cfg, &cfglen)) < 0 ||
-		    (rc = reg_model_config_parse(cfg, cfglen, &schema)) < 0)
+		    (rc = util_model_config_parse(cfg, cfglen, &schema)) < 0)
 			goto done;
 		schema_text = cJSON_PrintUnformatted(schema);
 	}

@@ -1,5 +1,5 @@
 /*
- * fuzz_model_config.c - libFuzzer target for reg_model_config_parse, the
+ * fuzz_model_config.c - libFuzzer target for util_model_config_parse, the
  * parser of the mlreg-model.json a push may carry (its bytes come straight
  * from an uploaded blob).
  *
@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "registry/registry.h"
 #include "util/json.h"
+#include "util/model_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *format, *file;
 	if (size > (1 << 20))
 		return 0;
-	if (reg_model_config_parse((const char *)data, size, &s) != 0)
+	if (util_model_config_parse((const char *)data, size, &s) != 0)
 		return 0;
 	format = util_json_str(s, "format");
 	file = util_json_str(s, "file");

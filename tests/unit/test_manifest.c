@@ -1,7 +1,7 @@
 /*
  * test_manifest.c - unit tests for registry/manifest.c (normalising,
- * encoding and decoding version manifests; parsing mlreg-model.json) and
- * for reg_audit_hash, the other byte string mlreg hashes.
+ * encoding and decoding version manifests), util/model_config.c (parsing
+ * mlreg-model.json) and reg_audit_hash, the other byte string mlreg hashes.
  *
  * A manifest's canonical bytes are a version's identity, so the encoding is
  * checked against a byte-exact known answer from schema/canonical.md, and
@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "registry/registry.h"
 #include "util/json.h"
+#include "util/model_config.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
@@ -264,7 +265,7 @@ static const char good_config[] =
 static void model_config_accepts_and_projects(void **state)
 {
 	cJSON *s = NULL;
-	assert_int_equal(reg_model_config_parse(good_config, strlen(good_config), &s), 0);
+	assert_int_equal(util_model_config_parse(good_config, strlen(good_config), &s), 0);
 	assert_string_equal(util_json_str(s, "format"), "onnx");
 	assert_string_equal(util_json_str(s, "file"), "model/model.onnx");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "inputs")), 1);
@@ -303,7 +304,7 @@ static void model_config_refusals(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cJSON *s = NULL;
-		if (reg_model_config_parse(bad[i], strlen(bad[i]), &s) != MLREG_EINVALID)
+		if (util_model_config_parse(bad[i], strlen(bad[i]), &s) != MLREG_EINVALID)
 			fail_msg("expected MLREG_EINVALID for %s", bad[i]);
 		assert_null(s);
 	}
@@ -314,7 +315,7 @@ static void model_config_refusals(void **state)
 static void model_config_malformed_message(void **state)
 {
 	cJSON *s = NULL;
-	assert_int_equal(reg_model_config_parse("{", 1, &s), MLREG_EINVALID);
+	assert_int_equal(util_model_config_parse("{", 1, &s), MLREG_EINVALID);
 	const char *msg = mlreg_error_last();
 	if (strncmp(msg, "mlreg-model.json: malformed JSON", 32) != 0 || strstr(msg + 1, "mlreg-model.json"))
 		fail_msg("garbled message: '%s'", msg);
