@@ -597,6 +597,26 @@ done:
 	return error;
 }
 
+/* True when the cached entry of digest was fetched as model:version. */
+static bool cached_as(node_cache *c, const char *digest, const char *model, int64_t version)
+{
+	entry e;
+	cJSON *v = NULL;
+	int64_t got = 0;
+	bool same = false;
+	if (entry_init(&e, c, digest) == 0) {
+		pthread_mutex_lock(&c->entries);
+		if (entry_look(&e) == 0 && e.has_json && read_version(&e, digest, &v) == 0)
+			same = util_json_str(v, "model") && !strcmp(util_json_str(v, "model"), model) &&
+			       util_json_i64(v, "version", &got) == 0 && got == version;
+		pthread_mutex_unlock(&c->entries);
+	}
+	cJSON_Delete(v);
+	entry_release(&e);
+	mlreg_error_clear();
+	return same;
+}
+
 int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, int64_t version, const char *digest,
 		     char **dir)
 {
@@ -607,8 +627,10 @@ int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, in
 	cli_client *client = NULL;
 	cli_fetch *f = NULL;
 	char *tmp = NULL, *root = NULL, *json_tmp = NULL, *text = NULL, *out = NULL;
+	bool confirm_only = false;
 	int error;
 
+	*dir = NULL;
 	memset(&e, 0, sizeof(e));
 	memset(&resp, 0, sizeof(resp));
 	util_buf_init(&vpath, 4096);
@@ -620,12 +642,21 @@ int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, in
 		error = mlreg_error_set(MLREG_EINVALID, "invalid version %lld of '%s'", (long long)version, model);
 		goto done;
 	}
-	/* A good copy in the cache is used as it is. */
+	/* A good copy in the cache is used as it is when it was fetched as
+	 * this very model:version.  The same files fetched under another name
+	 * are reused too, but only once the registry confirms that
+	 * model:version has this digest: the cache must not let a caller label
+	 * any cached content with any version. */
 	error = node_cache_verify(c, digest, dir);
-	if (error == 0 || (error != MLREG_ENOTFOUND && error != MLREG_EINTEGRITY))
+	if (error == 0) {
+		if (cached_as(c, digest, model, version))
+			goto done;
+		confirm_only = true;
+	} else if (error != MLREG_ENOTFOUND && error != MLREG_EINTEGRITY) {
 		goto done;
-	if (error == MLREG_EINTEGRITY) /* removed; say why before fetching it again */
+	} else if (error == MLREG_EINTEGRITY) { /* removed; say why before fetching it again */
 		LOG_WARN("%s; fetching it again", mlreg_error_last());
+	}
 	if ((error = entry_init(&e, c, digest)) < 0)
 		goto done;
 
@@ -643,8 +674,11 @@ int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, in
 		error = mlreg_error_set(MLREG_EIO, "registry sent no version object");
 		goto wrap;
 	}
-	if ((error = check_answer(resp.body, model, version, digest)) < 0 ||
-	    (error = cli_fetch_plan(resp.body, &f)) < 0)
+	if ((error = check_answer(resp.body, model, version, digest)) < 0)
+		goto wrap;
+	if (confirm_only) /* the cached files are this version's */
+		goto done;
+	if ((error = cli_fetch_plan(resp.body, &f)) < 0)
 		goto wrap;
 
 	if (!(tmp = join(c->staging, "/", "fetch-XXXXXX"))) {
@@ -679,6 +713,10 @@ int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, in
 	goto done;
 wrap:
 	error = cli_error_wrap(error, "cannot fetch %s:%lld", model, (long long)version);
+	if (confirm_only) {
+		free(*dir);
+		*dir = NULL;
+	}
 done:
 	if (tmp) {
 		cli_error_saved saved;

@@ -34,6 +34,8 @@ const char *node_cache_dir(const node_cache *c);
  * `digest` (else MLREG_EINTEGRITY), its file list must hash to it, every
  * file is downloaded in parallel into staging/, checked (size, SHA-256),
  * fsynced, and the folder renamed into versions/ only when all are good.
+ * Cached files fetched as another model:version (same digest) are reused
+ * once the registry confirms this version has that digest.
  * Safe to call from several threads (two fetches of one digest: one wins,
  * both get the folder).  Errors keep the registry's or the check's reason. */
 int node_cache_fetch(node_cache *c, const cli_config *cfg, const char *model, int64_t version, const char *digest,

@@ -68,9 +68,17 @@ static bool version_valid(const char *s)
 
 /* The version's folder: the cache's copy when it still verifies, else a
  * fresh download from the registry (node_cache_fetch verifies first). */
-static int fetch(node_server *s, const node_version *v, char **dir, unsigned *status)
+static int fetch(node_server *s, const node_version *v, bool confirmed, char **dir, unsigned *status)
 {
 	int rc;
+	/* a restore reloads what this node confirmed before: the cached copy
+	 * is enough, the registry is asked only when it is gone or damaged */
+	if (confirmed) {
+		if ((rc = node_cache_verify(s->cache, v->digest, dir)) == 0)
+			return 0;
+		if (rc == MLREG_EINTEGRITY) /* removed: say why */
+			LOG_WARN("%s", mlreg_error_last());
+	}
 	if (!s->client.registry) {
 		if ((rc = node_cache_verify(s->cache, v->digest, dir)) == 0)
 			return 0;
@@ -93,12 +101,12 @@ static int fetch(node_server *s, const node_version *v, char **dir, unsigned *st
 
 /* Fetch, check in a child, load, warm up.  0 with *m, or the failure with
  * its HTTP status. */
-static int load_version(node_server *s, const node_version *v, node_model **m, unsigned *status)
+static int load_version(node_server *s, const node_version *v, bool confirmed, node_model **m, unsigned *status)
 {
 	char *dir = NULL;
 	int rc;
 	*status = 500;
-	if ((rc = fetch(s, v, &dir, status)) < 0)
+	if ((rc = fetch(s, v, confirmed, &dir, status)) < 0)
 		return rc;
 	*status = 422;
 	if ((rc = node_check_run(&s->cfg.check, dir)) == 0 && (rc = node_model_open(dir, m)) < 0)
@@ -156,7 +164,7 @@ int node_h_load(node_req *q)
 		goto done;
 	}
 	LOG_INFO("loading %s version %s (%s:%s, %s)", model, version, source, version, digest);
-	if ((rc = load_version(s, v, &m, &status)) < 0) {
+	if ((rc = load_version(s, v, false, &m, &status)) < 0) {
 		char reason[1024];
 		snprintf(reason, sizeof(reason), "%s", mlreg_error_last());
 		LOG_WARN("load of %s version %s failed: %s", model, version, reason);
@@ -295,7 +303,7 @@ static void restore_model(node_server *s, const char *name, const cJSON *m)
 		}
 		if (node_table_begin_load(s->table, name, it->string, digest, source, &v) != 0)
 			continue;
-		if (load_version(s, v, &model, &status) < 0) {
+		if (load_version(s, v, true, &model, &status) < 0) {
 			char reason[1024];
 			snprintf(reason, sizeof(reason), "%s", mlreg_error_last());
 			LOG_ERROR("cannot restore %s version %s: %s", name, it->string, reason);
