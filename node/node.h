@@ -122,11 +122,13 @@ cJSON *node_table_traffic_json(node_table *t, const char *model);
 /* The desired state for the cache (READY and UNAVAILABLE versions, weights, shadow) and a
  * generation number that grows with every change. */
 cJSON *node_table_state(node_table *t, uint64_t *generation);
-/* True when every version with weight > 0 is READY (and the restore, if
- * any, is over: see node_table_set_restoring). */
+/* True when the restore (if any) is over and every model the saved state
+ * gave traffic (node_table_want) has READY versions taking all of it. */
 bool node_table_ready(node_table *t);
 void node_table_set_restoring(node_table *t, bool on);
 bool node_table_is_restoring(node_table *t);
+/* Mark model as one the node must serve before it is ready (restore). */
+void node_table_want(node_table *t, const char *model);
 /* Walk every version (metrics, gauges) under the lock. */
 void node_table_each(node_table *t, void (*fn)(void *arg, const node_version *v, int weight), void *arg);
 

@@ -314,6 +314,7 @@ static void restore_model(node_server *s, const char *name, const cJSON *m)
 		node_table_end_load(s->table, v, model, NULL);
 		LOG_INFO("restored %s version %s", name, it->string);
 	}
+	node_table_want(s->table, name);
 	/* succeeds only when every version with a weight came back; otherwise
 	 * the model's traffic stays on what did (the first READY version) */
 	if (node_table_traffic(s->table, name, weights, cJSON_IsString(shadow) ? shadow->valuestring : NULL) < 0)

@@ -30,6 +30,7 @@ typedef struct entry {
 	int *weights;      /* parallel to vs */
 	int nv, cap;
 	node_version *shadow;
+	bool wanted;       /* the saved state gave it traffic: ready needs it served */
 	struct entry *next;
 } entry;
 
@@ -624,8 +625,10 @@ bool node_table_ready(node_table *t)
 	bool ready;
 	pthread_mutex_lock(&t->mu);
 	ready = !t->restoring;
+	/* a model never given traffic (say its first load failed) is not
+	 * something the node should serve yet; one the saved state served is */
 	for (entry *e = t->head; e && ready; e = e->next)
-		ready = weight_sum(e) == 100;
+		ready = weight_sum(e) == 100 || !e->wanted;
 	pthread_mutex_unlock(&t->mu);
 	return ready;
 }
@@ -635,6 +638,15 @@ void node_table_set_restoring(node_table *t, bool on)
 	pthread_mutex_lock(&t->mu);
 	t->restoring = on;
 	t->gen++;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void node_table_want(node_table *t, const char *model)
+{
+	entry *e;
+	pthread_mutex_lock(&t->mu);
+	if ((e = find(t, model)))
+		e->wanted = true;
 	pthread_mutex_unlock(&t->mu);
 }
 

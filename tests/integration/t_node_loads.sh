@@ -153,6 +153,14 @@ expect_code 404 "version the registry lacks"
 FAILS=$((FAILS + 1))
 still_serving "unknown version"
 
+step "a new model whose first load fails does not make the node unready"
+nload other "$V9" "$D1" fraud
+expect_code 422 "a digest that is not fraud:V9's, under the name 'other'"
+FAILS_OTHER=1
+nhttp GET /v2/health/ready
+expect_code 200 "still ready"
+assert_eq "$(nmetric 'mlreg_node_load_failures_total{model="other"}')" "$FAILS_OTHER" "failure counted for 'other'"
+
 step "malformed load bodies"
 for body in '{}' '{"parameters":{"version":"1"}}' '{"parameters":{"version":"x","digest":"'"$D1"'"}}' \
 	'{"parameters":{"version":"01","digest":"'"$D1"'"}}' '{"parameters":{"version":"1","digest":"sha256:abc"}}' \
@@ -179,6 +187,6 @@ start_server "$WORK/reg" --listen "127.0.0.1:$REG_PORT"
 nload fraud "$V9" "$D9"
 expect_code 200 "retry of a failed load"
 nindex
-assert_json '[e["state"] for e in j if e["version"] == "'"$V9"'"] == ["READY"]' "$BODY" "retried version READY"
+assert_json '[e["state"] for e in j if e["name"] == "fraud" and e["version"] == "'"$V9"'"] == ["READY"]' "$BODY" "retried version READY"
 stop_node
 stop_server

@@ -93,5 +93,28 @@ start_node "$WORK/cache" "${NODE_FLAGS[@]}"
 wait_node_ready
 nindex
 assert_json 'sorted((e["version"], e["state"], e["weight"]) for e in j) == [("1", "READY", 70), ("2", "READY", 30)]' "$BODY" "after a clean restart"
-stop_node
+
+step "nothing comes back: the node says it is not ready"
+kill9_node
 stop_server
+for d in "$D1" "$D2"; do
+	f="$WORK/cache/versions/${d#sha256:}/model.json"
+	chmod u+w "$f"
+	printf 'X' | dd of="$f" bs=1 seek=50 conv=notrunc status=none
+done
+start_node "$WORK/cache" "${NODE_FLAGS[@]}"
+for ((i = 0; i < 200; i++)); do
+	grep -q "restore finished" "$NLOG" && break
+	sleep 0.05
+done
+grep -q "restore finished" "$NLOG" || fail "the restore never finished"
+nhttp GET /v2/health/ready
+expect_code 400 "not ready with nothing served"
+assert_json 'j["ready"] is False and "traffic" in j["error"]' "$BODY" "readiness answer"
+nhttp GET /v2/health/live
+expect_code 200 "still live"
+nindex
+assert_json 'sorted((e["version"], e["state"]) for e in j) == [("1", "UNAVAILABLE"), ("2", "UNAVAILABLE")]' "$BODY" "both UNAVAILABLE"
+nhttp POST /v2/models/fraud/infer -d "$(infer_body "$WORK/rows1.json" 0 1)"
+expect_code 409 "no version takes traffic"
+stop_node
