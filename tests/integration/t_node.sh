@@ -227,7 +227,7 @@ assert_gt "$(nmetric 'mlreg_node_requests_total{model="fraud",version="1",code="
 step "shadow copies are dropped when the queue is full"
 stop_node
 start_node "$WORK/cache" --registry "$URL" --token-file "$NODE_TOKEN" --admin-token-file "$WORK/admin.token" \
-	--shadow-queue 0
+	--shadow-queue 0 --max-body 65536
 wait_node_ready
 nload fraud 2 "$D2"
 expect_code 200 "load v2 again"
@@ -236,6 +236,9 @@ expect_code 200 "shadow v2"
 nclient split "$NURL" fraud 40 "$WORK/rows1.json" >/dev/null
 assert_eq "$(nmetric 'mlreg_node_shadow_dropped_total')" 40 "every copy dropped with --shadow-queue 0"
 assert_eq "$(nmetric 'mlreg_node_shadow_requests_total{model="fraud",version="2"}')" 0 "no shadow run"
+nhttp POST /v2/models/fraud/infer --data-binary @"$WORK/big.json"
+expect_code 413 "a body past --max-body"
+assert_contains "$BODY" "65536" "413 names the limit"
 
 step "unload all"
 nhttp POST /v2/repository/models/fraud/unload -d '{}'

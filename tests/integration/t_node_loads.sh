@@ -15,7 +15,7 @@ NODE_TOKEN=$(node_token node-a)
 train "$WORK/good" --seed 1 --rows-out "$WORK/rows.json"
 cli_ok push fraud "$WORK/good" --json
 D1=$(jq_ 'j["digest"]' "$OUT")
-start_node "$WORK/cache" --registry "$URL" --token-file "$NODE_TOKEN" --check-timeout 30s
+start_node "$WORK/cache" --registry "$URL" --token-file "$NODE_TOKEN" --check-timeout 5s
 wait_node_ready
 nload fraud 1 "$D1"
 expect_code 200 "load the good v1"
@@ -109,6 +109,32 @@ else
 	log "refused: $(jq_ 'j["error"]' "$BODY")"
 fi
 still_serving "out-of-bounds trees"
+
+step "a model whose trees loop forever"
+cp -r "$WORK/good" "$WORK/loop"
+"$SYSPY" - "$WORK/loop/model.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+m = json.load(open(p))
+for t in m["learner"]["gradient_booster"]["model"]["trees"]:
+    t["left_children"][0] = 0
+    t["right_children"][0] = 0
+json.dump(m, open(p, "w"))
+PY
+push_dir "$WORK/loop"
+T0=$(elapsed)
+nload fraud "$V" "$D"
+if [ "$CODE" != 200 ]; then
+	expect_code 422 "looping trees refused"
+	FAILS=$((FAILS + 1))
+	log "refused after $(($(elapsed) - T0))s: $(jq_ 'j["error"]' "$BODY")"
+	[ $(($(elapsed) - T0)) -le 20 ] || fail "the check of a looping model took longer than its timeout allows"
+else
+	log "XGBoost accepted the looping trees; the check ran them in a child first"
+	nhttp POST /v2/repository/models/fraud/unload -d "{\"parameters\":{\"version\":\"$V\"}}"
+	expect_code 200 "unload the looping model"
+fi
+still_serving "looping trees"
 
 step "blob corrupted on the registry's disk"
 train "$WORK/v2" --seed 2
