@@ -200,6 +200,7 @@ int node_table_get(node_table *t, const char *model, const char *version, node_v
 {
 	entry *e;
 	node_version *v = NULL;
+	int rc;
 	pthread_mutex_lock(&t->mu);
 	if ((e = find(t, model))) {
 		if (version) {
@@ -211,16 +212,24 @@ int node_table_get(node_table *t, const char *model, const char *version, node_v
 					v = e->vs[i];
 		}
 	}
-	if (v && v->state == NODE_READY)
+	if (v && v->state == NODE_READY) {
 		node_version_ref(v);
+		pthread_mutex_unlock(&t->mu);
+		*out = v;
+		return 0;
+	}
+	*out = NULL;
+	if (!e)
+		rc = mlreg_error_set(MLREG_ENOTFOUND, "unknown model '%s'", model);
+	else if (!version)
+		rc = mlreg_error_set(MLREG_ENOTFOUND, "model '%s' has no READY version", model);
+	else if (!v)
+		rc = mlreg_error_set(MLREG_ENOTFOUND, "unknown version '%s' of model '%s'", version, model);
 	else
-		v = NULL;
+		rc = mlreg_error_set(MLREG_ENOTFOUND, "version '%s' of model '%s' is %s", version, model,
+				     node_state_name(v->state));
 	pthread_mutex_unlock(&t->mu);
-	*out = v;
-	if (!v)
-		return mlreg_error_set(MLREG_ENOTFOUND, version ? "unknown version '%s' of model '%s'" : "unknown model%s '%s'",
-				       version ? version : "", model);
-	return 0;
+	return rc;
 }
 
 cJSON *node_table_versions(node_table *t, const char *model)
