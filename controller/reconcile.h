@@ -1,0 +1,45 @@
+/*
+ * reconcile.h - the deployment controller's reconciler (docs/controller.md):
+ * a thread that, while it holds the lease, reads the desired state from the
+ * database and the observed state from the nodes and takes the next step of
+ * every deployment.
+ */
+#ifndef MLREG_CONTROLLER_RECONCILE_H
+#define MLREG_CONTROLLER_RECONCILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "registry/deploy.h"
+
+typedef struct {
+	int64_t resync_ms;         /* a pass at least this often (default 10s) */
+	int64_t tick_ms;           /* a pass this often while a rollout moves (default 250ms) */
+	int64_t poll_ms;           /* generation counter poll (another process's changes; default 1s) */
+	int64_t lease_ttl_ms;      /* lease held this long without renewal (default 15s) */
+	int64_t node_timeout_ms;   /* index, traffic, unload, metrics calls (default 5s) */
+	int64_t load_timeout_ms;   /* a load call (default 5m) */
+	int64_t backoff_ms;        /* first retry delay of a failing node (default 1s) */
+	int64_t backoff_max_ms;    /* its ceiling (default 1m) */
+	int max_parallel;          /* node calls in flight at once (default 64) */
+	const char *node_token;    /* admin bearer token for the nodes, or NULL */
+	const char *holder;        /* lease holder id (default host:pid:random) */
+} ctl_config;
+
+void ctl_config_defaults(ctl_config *c);
+
+typedef struct ctl_reconciler ctl_reconciler;
+
+/* Start the reconciler thread on r (borrowed; must outlive it). */
+int ctl_start(reg_registry *r, const ctl_config *cfg, ctl_reconciler **out);
+/* Wake it now (a promote, rollback or verb in this process). */
+void ctl_wake(ctl_reconciler *c);
+/* Stop at a step boundary, release the lease, join.  NULL is a no-op. */
+void ctl_stop(ctl_reconciler *c);
+
+/* One pass over every deployment (the thread calls it; tests may too).
+ * epoch: the lease epoch held.  *busy: some rollout is moving (the next
+ * pass should come after tick_ms, not resync_ms). */
+int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy);
+
+#endif
