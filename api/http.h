@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 #include <cjson/cJSON.h>
+#include "controller/reconcile.h"
 #include "registry/registry.h"
 #include "util/util.h"
 
@@ -58,6 +59,8 @@ typedef struct {
 	int64_t lineage_max_nodes;      /* nodes a lineage answer holds at most */
 	int64_t db_mmap_bytes;          /* bytes of the database each reader maps */       /* how long an attempt in flight may run once shutdown begins */
 	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
+	bool no_controller;             /* --no-controller */
+	ctl_config ctl;                 /* the reconciler's periods and timeouts */
 } api_config;
 
 struct api_req {
@@ -102,6 +105,7 @@ struct api_server {
 	struct util_workq *pool;       /* workers for API_WORKER and sink work */
 	struct api_metrics *metrics;
 	struct api_sender *sender;
+	struct ctl_reconciler *ctl;    /* NULL with --no-controller */
 };
 
 /* ---- flags (server_flags.c) ---- */

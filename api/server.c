@@ -624,6 +624,8 @@ int api_server_main(int argc, char **argv)
 	 * run go out now */
 	if (api_sender_start(s.sender) < 0)
 		LOG_ERROR("webhook sender not started: %s (events stay queued)", mlreg_error_last());
+	if (!cfg.no_controller && ctl_start(s.reg, &cfg.ctl, &s.ctl) < 0)
+		LOG_ERROR("deployment controller not started: %s", mlreg_error_last());
 	if (cfg.webhook_allow_private)
 		LOG_WARN("--webhook-allow-private: webhooks may reach loopback, private and link-local addresses");
 	info = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -651,6 +653,8 @@ int api_server_main(int argc, char **argv)
 	MHD_quiesce_daemon(s.daemon);
 	util_workq_stop(s.pool);
 	MHD_stop_daemon(s.daemon);
+	/* after the HTTP side: no request can wake it any more */
+	ctl_stop(s.ctl);
 	api_sender_free(s.sender);
 	api_metrics_free(s.metrics);
 	reg_close(s.reg);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/http.h"
+#include "controller/reconcile.h"
 
 static void usage(FILE *f)
 {
@@ -41,7 +42,9 @@ static void usage(FILE *f)
 		"  --lineage-max-nodes N  nodes a lineage answer holds at most (default 100000)\n"
 		"  --db-mmap BYTES        bytes of the database each reader connection memory-maps (default\n"
 		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
-		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
+		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --no-controller        do not run the deployment reconciler in this process\n");
+	ctl_flags_usage(f);
 }
 
 int api_config_parse(int argc, char **argv, api_config *c)
@@ -66,13 +69,28 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"webhook-max-attempts", required_argument, 0, 'A'}, {"webhook-poll", required_argument, 0, 'O'},
 		{"webhook-shutdown-grace", required_argument, 0, 'G'},
 		{"lineage-max-depth", required_argument, 0, 'D'}, {"lineage-max-nodes", required_argument, 0, 'N'},
-		{"db-mmap", required_argument, 0, 'Y'},
+		{"db-mmap", required_argument, 0, 'Y'},   {"no-controller", no_argument, 0, 'C'},
 		{0, 0, 0, 0}};
+	/* the controller's flags come from its own table (controller/flags.c) */
+	struct option all[sizeof(opts) / sizeof(opts[0]) + 32];
+	size_t n = 0;
 	int o;
 	int64_t v;
+	for (; opts[n].name; n++)
+		all[n] = opts[n];
+	for (int i = 0; ctl_flag_name(i) && n + 1 < sizeof(all) / sizeof(all[0]); i++, n++)
+		all[n] = (struct option){ctl_flag_name(i), required_argument, 0, 1000 + i};
+	all[n] = (struct option){0, 0, 0, 0};
+	ctl_config_defaults(&c->ctl);
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+		if (o >= 1000) {
+			if (ctl_flag_set(&c->ctl, ctl_flag_name(o - 1000), optarg) < 0)
+				return MLREG_EUSAGE;
+			continue;
+		}
 		switch (o) {
+		case 'C': c->no_controller = true; break;
 		case 'l': c->listen = optarg; break;
 		case 'd': c->data_dir = optarg; break;
 		case 'p': c->port_file = optarg; break;

@@ -194,6 +194,7 @@ int cli_print_versions(const cJSON *versions);
 
 /* The command table (main.c) and the commands (cmd_*.c). */
 extern const cli_cmd_entry cli_cmd_server_entry;
+extern const cli_cmd_entry cli_cmd_controller_entry;
 extern const cli_cmd_entry cli_cmd_push_entry;
 extern const cli_cmd_entry cli_cmd_pull_entry;
 extern const cli_cmd_entry cli_cmd_ls_entry;

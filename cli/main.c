@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 
 static const cli_cmd_entry *const commands[] = {
-	&cli_cmd_server_entry,        &cli_cmd_push_entry,          &cli_cmd_pull_entry,
+	&cli_cmd_server_entry,        &cli_cmd_controller_entry,    &cli_cmd_push_entry,          &cli_cmd_pull_entry,
 	&cli_cmd_ls_entry,            &cli_cmd_show_entry,          &cli_cmd_search_entry,
 	&cli_cmd_diff_entry,          &cli_cmd_metrics_log_entry,   &cli_cmd_tag_entry,
 	&cli_cmd_deprecate_entry,     &cli_cmd_rm_entry,            &cli_cmd_stages_ls_entry,

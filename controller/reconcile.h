@@ -28,6 +28,18 @@ typedef struct {
 
 void ctl_config_defaults(ctl_config *c);
 
+/* ---- flags (flags.c), shared by `mlreg server` and `mlreg controller` ---- */
+#include <stdio.h>
+/* The i-th flag name without "--" (NULL past the last). */
+const char *ctl_flag_name(int i);
+/* Set one flag from its text; MLREG_EUSAGE with a message when invalid. */
+int ctl_flag_set(ctl_config *c, const char *name, const char *value);
+void ctl_flags_usage(FILE *f);
+
+/* `mlreg controller --data DIR [flags]`: a reconciler in its own process
+ * (standalone.c).  Returns the process exit status. */
+int ctl_standalone_main(int argc, char **argv);
+
 typedef struct ctl_reconciler ctl_reconciler;
 
 /* Start the reconciler thread on r (borrowed; must outlive it). */

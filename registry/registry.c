@@ -239,6 +239,20 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 	}
 	snprintf(r->data_dir, sizeof(r->data_dir), "%.3000s", real);
 	r->cfg.data_dir = r->data_dir;
+	if (cfg->db_only) {
+		char db[3100];
+		struct stat sb;
+		snprintf(db, sizeof(db), "%s/registry.db", r->data_dir);
+		if (stat(db, &sb) != 0) {
+			rc = mlreg_error_set(MLREG_ENOTFOUND, "no registry database in '%s' (start mlreg server on it once)",
+					     r->data_dir);
+			goto fail;
+		}
+		if ((rc = reg_meta_sqlite_new(r->data_dir, cfg->busy_timeout_ms, cfg->db_mmap_bytes, &r->meta)) < 0)
+			goto fail;
+		*out = r;
+		return 0;
+	}
 	if ((rc = lock_dir(r)) < 0)
 		goto fail;
 	if ((rc = reg_meta_sqlite_new(r->data_dir, cfg->busy_timeout_ms, cfg->db_mmap_bytes, &r->meta)) < 0)

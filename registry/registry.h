@@ -26,6 +26,10 @@ typedef struct {
 	int64_t busy_timeout_ms;  /* SQLite busy timeout (default 5s) */
 	int64_t db_mmap_bytes;    /* bytes of the database readers memory-map (0: none) */
 	uint64_t max_files;       /* files per version (default 100000) */
+	bool db_only;             /* the database alone, for a reconciler in its own
+				   * process (`mlreg controller`): no directory lock (the
+				   * server holds it; SQLite arbitrates), no blob store,
+				   * no bootstrap; the database must exist */
 } reg_config;
 
 /* Open DATA: take the exclusive directory lock, open and migrate the
