@@ -295,20 +295,31 @@ static void complete(dep *d)
 		  old ? "" : " (first rollout)");
 }
 
-static void abort_rollout(dep *d, const char *reason)
+/* Traffic back to stable on every node first, then the target unloaded
+ * (nodes that do not answer converge on a later pass); the target is
+ * forgotten. */
+static void drop_target(dep *d)
 {
-	int64_t stable = st_int(d->st, "stable_version"), target = st_int(d->st, "target_version");
+	int64_t stable = st_int(d->st, "stable_version");
 	if (stable) {
 		cJSON *w = weights2(stable, 100, 0, 0);
-		converge_traffic(d, w, 0); /* traffic back first; unreachable nodes converge later */
+		converge_traffic(d, w, 0);
 		cJSON_Delete(w);
 		converge_unload(d, &stable, 1);
 	}
-	st_set_int(d->st, "rejected_version", target);
 	st_set_int(d->st, "target_version", 0);
 	st_set_str(d->st, "target_digest", NULL);
 	st_set_item(d->st, "window", NULL);
 	st_set_bool(d->st, "paused", false);
+}
+
+/* A failed rollout: the target is rejected until retry, a new promotion
+ * or a rollback. */
+static void abort_rollout(dep *d, const char *reason)
+{
+	int64_t target = st_int(d->st, "target_version");
+	drop_target(d);
+	st_set_int(d->st, "rejected_version", target);
 	set_phase(d, "Degraded");
 	set_message(d, "version %lld aborted: %s", (long long)target, reason);
 	dep_event(d, "rollout.aborted", "version %lld aborted: %s", (long long)target, reason);
@@ -339,8 +350,12 @@ static void steady(dep *d)
 	if (!stable)
 		return;
 	keep[nkeep++] = stable;
-	if (converge_load(d, stable, st_str(d->st, "stable_digest")) != 0)
+	if (converge_load(d, stable, st_str(d->st, "stable_digest")) != 0) {
+		if (mlreg_error_code() == MLREG_EREFUSED)
+			set_message(d, "stable version %lld does not load everywhere: %s", (long long)stable,
+				    mlreg_error_last());
 		d->p->busy = true;
+	}
 	{
 		cJSON *w = weights2(stable, 100, 0, 0);
 		if (converge_traffic(d, w, 0) != 0)
@@ -568,8 +583,10 @@ void rollout_step(dep *d)
 	}
 	if (!dv) {
 		if (target) { /* the stage was emptied under a rollout: back to stable */
-			abort_rollout(d, "the stage no longer names it");
-			st_set_int(d->st, "rejected_version", 0);
+			dep_event(d, "rollout.superseded", "version %lld dropped: the %s no longer names a version",
+				  (long long)target, util_json_str(d->row, "stage") ? "stage" : "alias");
+			drop_target(d);
+			set_phase(d, "Healthy");
 		}
 		if (!stable)
 			set_message(d, "nothing to deploy: the %s has no version", util_json_str(d->row, "stage") ? "stage" : "alias");
@@ -580,10 +597,8 @@ void rollout_step(dep *d)
 		/* the stage moved during a rollout: drop the target (not rejected) */
 		dep_event(d, "rollout.superseded", "version %lld superseded by version %lld", (long long)target,
 			  (long long)dv);
-		abort_rollout(d, "superseded");
-		st_set_int(d->st, "rejected_version", rejected);
-		if (stable)
-			set_phase(d, "Healthy");
+		drop_target(d);
+		set_phase(d, "Healthy");
 		target = 0;
 	}
 	if (!target) {
