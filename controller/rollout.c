@@ -350,8 +350,9 @@ static void steady(dep *d)
 	if (!stable)
 		return;
 	keep[nkeep++] = stable;
-	if (converge_load(d, stable, st_str(d->st, "stable_digest")) != 0) {
-		if (mlreg_error_code() == MLREG_EREFUSED)
+	int rc = converge_load(d, stable, st_str(d->st, "stable_digest"));
+	if (rc != 0) {
+		if (rc == MLREG_EREFUSED)
 			set_message(d, "stable version %lld does not load everywhere: %s", (long long)stable,
 				    mlreg_error_last());
 		d->p->busy = true;
