@@ -384,6 +384,8 @@ typedef struct {
 } fleet;
 
 static fleet F;
+/* cmocka does not count a failed group teardown in its result */
+static bool teardown_failed;
 
 static const char *bin(const char *env, const char *def)
 {
@@ -551,29 +553,51 @@ static int fleet_setup(void **state)
 	return 0;
 }
 
-static void stop(pid_t *pid)
+/* SIGTERM, then the exit status (0 expected) and a log without
+ * sanitizer reports; false otherwise, after saying why. */
+static bool stop(pid_t *pid, const char *logname)
 {
+	char *log = path_in(F.work, logname), *text = NULL;
+	size_t len;
+	int st = 0;
+	bool ok = true;
 	if (*pid > 0) {
 		kill(*pid, SIGTERM);
-		waitpid(*pid, NULL, 0);
+		waitpid(*pid, &st, 0);
 		*pid = 0;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			print_error("%s: exit status %d after SIGTERM\n", logname, st);
+			ok = false;
+		}
 	}
+	if (util_read_file(log, 64 << 20, &text, &len) == 0 &&
+	    (strstr(text, "Sanitizer") || strstr(text, "runtime error:"))) {
+		print_error("%s reports a sanitizer finding:\n%s\n", logname, text);
+		ok = false;
+	}
+	free(text);
+	free(log);
+	return ok;
 }
 
 static int fleet_teardown(void **state)
 {
+	bool ok = true;
 	for (int i = 0; i < NNODES; i++) {
-		stop(&F.node_pid[i]);
+		char name[32];
+		snprintf(name, sizeof(name), "node%d.log", i);
+		ok = stop(&F.node_pid[i], name) && ok;
 		free(F.node_url[i]);
 	}
-	stop(&F.reg_pid);
+	ok = stop(&F.reg_pid, "server.log") && ok;
 	answerer_stop(&F.silent);
 	tu_rmdir(F.work);
 	free(F.reg_url);
 	free(F.reg_token);
 	free(F.dead_url);
 	free(F.silent_url);
-	return 0;
+	teardown_failed = !ok;
+	return ok ? 0 : -1;
 }
 
 static ctl_node node(int i)
@@ -962,6 +986,7 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	failed = cmocka_run_group_tests_name("mlreg driver", local, NULL, NULL);
 	failed += cmocka_run_group_tests_name("calls against real nodes", remote, fleet_setup, fleet_teardown);
+	failed += teardown_failed;
 	curl_global_cleanup();
 	return failed;
 }
