@@ -117,8 +117,9 @@ static bool add_header(xfer *x, const char *line)
 	return true;
 }
 
-/* Build the request and its easy handle; on failure the call has its
- * outcome and nothing is left to clean. */
+/* Build the request and its easy handle.  On failure the call has its
+ * outcome (error) and the transfer never starts; the caller cleans x up
+ * either way. */
 static int prepare(xfer *x, int64_t timeout_ms)
 {
 	ctl_call *c = x->c;
