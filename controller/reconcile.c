@@ -94,6 +94,7 @@ static int nodes_observe(pass *p, const cJSON *snap)
 		pn->node.url = util_json_str(n, "url");
 		pn->node.token = p->cfg->node_token;
 		pn->driver_name = util_json_str(n, "driver");
+		pn->node.driver = pn->driver_name;
 		pn->driver = ctl_driver_find(pn->driver_name ? pn->driver_name : "mlreg");
 		pn->labels = cJSON_GetObjectItemCaseSensitive(n, "labels");
 		if (!pn->node.name || !pn->node.url || !pn->driver) {
@@ -188,6 +189,8 @@ static void deployment_pass(pass *p, const cJSON *row)
 			d.sel[d.nsel++] = &p->nodes[i];
 	}
 	rollout_step(&d);
+	if (!util_json_str(d.st, "phase")) /* a deployment never acted on yet */
+		cJSON_AddStringToObject(d.st, "phase", st_int(d.st, "stable_version") ? "Healthy" : "Progressing");
 	if (d.consume_verb || cJSON_GetArraySize(d.events) > 0 || d.changed ||
 	    !cJSON_Compare(before, d.st, true)) {
 		if (reg_ctl_write(p->r, p->epoch, d.id, d.st, d.consume_verb, d.events) < 0)

@@ -99,6 +99,20 @@ static void set_message(dep *d, const char *fmt, ...)
 	st_set_str(d->st, "message", msg);
 }
 
+/* Numbers JSON cannot carry (a p99 of nothing is NaN) become null. */
+static void finite_only(cJSON *v)
+{
+	for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
+		if (cJSON_IsNumber(c) && !(c->valuedouble - c->valuedouble == 0)) {
+			cJSON *n = cJSON_CreateNull();
+			if (n)
+				cJSON_ReplaceItemViaPointer(v, c, n), c = n;
+		} else {
+			finite_only(c);
+		}
+	}
+}
+
 static const char *phase(const dep *d)
 {
 	const char *p = st_str(d->st, "phase");
@@ -485,6 +499,7 @@ static void run_steps(dep *d)
 				return;
 			}
 			cJSON_AddNumberToObject(res, "step", (double)i + 1);
+			finite_only(res);
 			{
 				cJSON *a = cJSON_GetObjectItemCaseSensitive(d->st, "analysis");
 				if (!cJSON_IsArray(a)) {
