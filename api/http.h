@@ -155,10 +155,6 @@ int api_webhook_url_check(const char *url, bool allow_private);
  * attempt in flight gets a bounded grace, everything undelivered stays
  * pending in the outbox.  It then removes the hook; free(NULL) is a no-op. */
 typedef struct api_sender api_sender;
-/* Milliseconds to wait after failed attempt number attempt (1-based):
- * min(backoff * 2^(attempt-1), backoff_max) scaled by 0.5 + 0.5*r, where r
- * in [0, 1] is the random draw (clamped).  At least 1. */
-int64_t api_webhook_retry_delay(int64_t backoff_ms, int64_t backoff_max_ms, int64_t attempt, double r);
 int api_sender_new(api_server *s, api_sender **out);
 int api_sender_start(api_sender *w);
 void api_sender_free(api_sender *w);

@@ -97,26 +97,10 @@ static uint64_t next_rand(api_sender *w)
 	return z ^ (z >> 31);
 }
 
-int64_t api_webhook_retry_delay(int64_t backoff_ms, int64_t backoff_max_ms, int64_t attempt, double r)
-{
-	int64_t d = backoff_ms;
-	/* stop doubling at the ceiling: no overflow whatever attempt is */
-	for (int64_t i = 1; i < attempt && d < backoff_max_ms; i++)
-		d = d > backoff_max_ms / 2 ? backoff_max_ms : d * 2;
-	if (d > backoff_max_ms)
-		d = backoff_max_ms;
-	if (!(r >= 0)) /* also NaN */
-		r = 0;
-	if (r > 1)
-		r = 1;
-	d = (int64_t)((double)d * (0.5 + 0.5 * r));
-	return d > 0 ? d : 1;
-}
-
 static int64_t retry_delay_ms(api_sender *w, int64_t attempt)
 {
 	double r = (double)(next_rand(w) >> 11) / (double)(1ull << 53);
-	return api_webhook_retry_delay(w->cfg->webhook_backoff_ms, w->cfg->webhook_backoff_max_ms, attempt, r);
+	return util_backoff_ms(w->cfg->webhook_backoff_ms, w->cfg->webhook_backoff_max_ms, attempt, r);
 }
 
 /* ---- libcurl callbacks ---- */

@@ -4,7 +4,9 @@
  * Durations are written the same way everywhere ("500ms", "30s", "5m",
  * "1h"), and every period and timeout in mlreg is a flag parsed here, so
  * tests can run with millisecond timings.  Times on the wire are RFC 3339
- * UTC; inside the database they are integer milliseconds.
+ * UTC; inside the database they are integer milliseconds.  Retry backoff
+ * (webhooks, the controller's nodes) is one function here, so both back
+ * off the same way.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -95,6 +97,22 @@ int64_t util_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_backoff_ms(int64_t base_ms, int64_t max_ms, int64_t attempt, double r)
+{
+	int64_t d = base_ms;
+	/* stop doubling at the ceiling: no overflow whatever attempt is */
+	for (int64_t i = 1; i < attempt && d < max_ms; i++)
+		d = d > max_ms / 2 ? max_ms : d * 2;
+	if (d > max_ms)
+		d = max_ms;
+	if (!(r >= 0)) /* also NaN */
+		r = 0;
+	if (r > 1)
+		r = 1;
+	d = (int64_t)((double)d * (0.5 + 0.5 * r));
+	return d > 0 ? d : 1;
 }
 
 void util_time_format(int64_t ms, char *out, size_t outsz)

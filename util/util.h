@@ -134,6 +134,12 @@ void util_duration_format(int64_t ms, char *out, size_t outsz);
 int util_parse_i64(const char *s, int64_t *out);
 int util_parse_double(const char *s, double *out);
 int64_t util_now_ms(void);
+/* Exponential backoff with jitter, one formula for webhook retries and the
+ * controller's per-node backoff: milliseconds to wait after failed attempt
+ * number attempt (1-based): min(base * 2^(attempt-1), max) scaled by
+ * 0.5 + 0.5*r, where r in [0, 1] is the caller's random draw (clamped; NaN
+ * counts as 0).  Never overflows; at least 1. */
+int64_t util_backoff_ms(int64_t base_ms, int64_t max_ms, int64_t attempt, double r);
 /* RFC 3339 UTC with milliseconds into out (>= 32 bytes). */
 void util_time_format(int64_t ms, char *out, size_t outsz);
 /* Parse RFC 3339 ("2026-11-28T10:00:00Z", fraction optional) or a duration

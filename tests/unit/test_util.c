@@ -409,6 +409,30 @@ static void parse_double_cases(void **state)
 	}
 }
 
+static void backoff_doubles_caps_and_jitters(void **state)
+{
+	/* attempt 1: backoff scaled into [backoff/2, backoff] */
+	assert_int_equal(util_backoff_ms(1000, 600000, 1, 0.0), 500);
+	assert_int_equal(util_backoff_ms(1000, 600000, 1, 1.0), 1000);
+	assert_int_equal(util_backoff_ms(1000, 600000, 1, 0.5), 750);
+	/* doubling per attempt */
+	assert_int_equal(util_backoff_ms(1000, 600000, 2, 1.0), 2000);
+	assert_int_equal(util_backoff_ms(1000, 600000, 4, 1.0), 8000);
+	assert_int_equal(util_backoff_ms(1000, 600000, 4, 0.0), 4000);
+	/* the ceiling, also for attempts far past it and ceilings below backoff */
+	assert_int_equal(util_backoff_ms(1000, 600000, 11, 1.0), 600000);
+	assert_int_equal(util_backoff_ms(1000, 600000, 1000000, 1.0), 600000);
+	assert_int_equal(util_backoff_ms(1000, 600000, 1000000, 0.0), 300000);
+	assert_int_equal(util_backoff_ms(1000, 100, 1, 1.0), 100);
+	/* no overflow near the top of int64 */
+	assert_int_equal(util_backoff_ms(INT64_MAX / 4, INT64_MAX / 2 + 7, 100, 1.0) > 0, 1);
+	/* out-of-range draws are clamped; never 0 */
+	assert_int_equal(util_backoff_ms(1000, 600000, 1, -3.0), 500);
+	assert_int_equal(util_backoff_ms(1000, 600000, 1, 7.0), 1000);
+	assert_int_equal(util_backoff_ms(1000, 600000, 1, NAN), 500);
+	assert_int_equal(util_backoff_ms(1, 1, 1, 0.0), 1);
+}
+
 static void duration_units(void **state)
 {
 	static const struct {
@@ -519,6 +543,7 @@ int main(void)
 		cmocka_unit_test(rm_rf_does_not_follow_links),
 		cmocka_unit_test(parse_i64_cases),
 		cmocka_unit_test(parse_double_cases),
+		cmocka_unit_test(backoff_doubles_caps_and_jitters),
 		cmocka_unit_test(duration_units),
 		cmocka_unit_test(time_format_and_parse_round_trip),
 		cmocka_unit_test(time_parse_duration_means_ago),

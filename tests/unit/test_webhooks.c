@@ -1,7 +1,7 @@
 /*
- * test_webhooks.c - unit tests for the two pure decisions of webhook
- * delivery: which URLs may be registered (api_webhook_url_check) and how
- * long to wait before the next attempt (api_webhook_retry_delay).
+ * test_webhooks.c - unit tests for the pure decision of webhook delivery:
+ * which URLs may be registered (api_webhook_url_check).  How long to wait
+ * before the next attempt is util_backoff_ms, tested in test_util.c.
  *
  * The URL check runs libcurl's real parser and the real resolver, but only
  * on literal addresses, "localhost" and URLs refused before resolution, so
@@ -11,8 +11,6 @@
  */
 #include "testutil.h"
 
-#include <limits.h>
-#include <math.h>
 #include "api/http.h"
 
 static void refused(const char *url, bool allow_private, const char *needle)
@@ -82,37 +80,12 @@ static void url_public_addresses(void **state)
 	accepted("http://[::ffff:8.8.8.8]/", false);
 }
 
-static void retry_delay_doubles_caps_and_jitters(void **state)
-{
-	/* attempt 1: backoff scaled into [backoff/2, backoff] */
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1, 0.0), 500);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1, 1.0), 1000);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1, 0.5), 750);
-	/* doubling per attempt */
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 2, 1.0), 2000);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 4, 1.0), 8000);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 4, 0.0), 4000);
-	/* the ceiling, also for attempts far past it and ceilings below backoff */
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 11, 1.0), 600000);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1000000, 1.0), 600000);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1000000, 0.0), 300000);
-	assert_int_equal(api_webhook_retry_delay(1000, 100, 1, 1.0), 100);
-	/* no overflow near the top of int64 */
-	assert_int_equal(api_webhook_retry_delay(INT64_MAX / 4, INT64_MAX / 2 + 7, 100, 1.0) > 0, 1);
-	/* out-of-range draws are clamped; never 0 */
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1, -3.0), 500);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1, 7.0), 1000);
-	assert_int_equal(api_webhook_retry_delay(1000, 600000, 1, NAN), 500);
-	assert_int_equal(api_webhook_retry_delay(1, 1, 1, 0.0), 1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(url_schemes_and_user_info),
 		cmocka_unit_test(url_private_addresses),
 		cmocka_unit_test(url_public_addresses),
-		cmocka_unit_test(retry_delay_doubles_caps_and_jitters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
