@@ -777,9 +777,12 @@ static int verb_applies(const cJSON *row, const char *verb)
 			return mlreg_error_set(MLREG_ECONFLICT, "deployment '%s' has no rejected version to retry", name);
 		return 0;
 	}
+	if (!target)
+		return mlreg_error_set(MLREG_ECONFLICT, "deployment '%s' has no rollout in progress: nothing to %s", name,
+				       verb);
 	if (!rolling)
-		return mlreg_error_set(MLREG_ECONFLICT, "deployment '%s' has no rollout in progress (phase %s): nothing to %s",
-				       name, phase, verb);
+		return mlreg_error_set(MLREG_ECONFLICT, "the rollout of deployment '%s' is %s: nothing to %s", name, phase,
+				       verb);
 	if (!strcmp(verb, "pause") && !strcmp(phase, "Paused"))
 		return mlreg_error_set(MLREG_ECONFLICT, "the rollout of deployment '%s' is already paused", name);
 	if (!strcmp(verb, "resume") && strcmp(phase, "Paused"))
