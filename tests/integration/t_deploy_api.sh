@@ -77,7 +77,7 @@ expect_rc 6 "node add of a taken name"
 for body in '{"name":"n4","url":"http://x:y@h"}' '{"name":"n4","url":"http://h","driver":"torchserve"}' \
 	'{"name":"n4","url":"http://h","labels":{"a":"b c"}}' '{"name":"n4","url":"http://h","labels":["a"]}' \
 	'{"name":"N4","url":"http://h"}' '{"name":"n4","url":"http://h","extra":1}' '{"name":"n4"}' '[]' 'not json' \
-	"$(printf '{"name":"n4","url":"http://h","labels":%s' "$(printf '[%.0s' {1..40})")"; do
+	"$(printf '{"name":"n4","url":"http://h","labels":%s%s}' "$(printf '[%.0s' {1..40})" "$(printf ']%.0s' {1..40})")"; do
 	http POST /api/v1/nodes -H 'Content-Type: application/json' --data-binary "$body"
 	expect_code 400 "POST /api/v1/nodes $body"
 	assert_json 'j["error"]["code"] == "invalid"' "$BODY" "400 code for $body"
