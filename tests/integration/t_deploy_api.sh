@@ -221,7 +221,8 @@ MLREG_REGISTRY="$URL" MLREG_TOKEN="$TOKEN" "$MLREG_BIN" deploy status fraud-prod
 WATCH=$!
 track_bg "$WATCH"
 for ((i = 0; i < 100; i++)); do [ -s "$WORK/watch.out" ] && break; sleep 0.05; done
-cli_ok rollout abort fraud-prod
+cli_ok rollout abort fraud-prod --json
+assert_json 'j["verb"] == "abort" and j["phase"] == "Progressing"' "$OUT" "rollout abort --json"
 for ((i = 0; i < 100; i++)); do [ "$(wc -l <"$WORK/watch.out")" -ge 2 ] && break; sleep 0.05; done
 kill -INT "$WATCH"
 rc=0
@@ -239,6 +240,14 @@ cli_ok audit --json --action rollout.pause
 assert_json 'len(j["entries"]) == 1 and j["entries"][0]["subject"] == "fraud-prod" and j["entries"][0]["model"] == "fraud"' "$OUT" "rollout.pause audited"
 cli_ok audit --json --action rollout.started
 assert_json 'len(j["entries"]) == 1 and j["entries"][0]["actor"] == "controller"' "$OUT" "the reconciler's rollout.started audited"
+
+step "paused: resume applies, pause does not"
+ctl_state fraud-prod '{"phase":"Paused","stable_version":1,"target_version":2,"step":3,"message":"paused at step 4"}'
+cli rollout pause fraud-prod
+expect_rc 6 "pause when paused"
+assert_contains "$ERR" "already paused" "pause when paused: message"
+cli_ok rollout resume fraud-prod --json
+assert_json 'j["verb"] == "resume" and j["phase"] == "Paused" and j["step"] == {"index": 3, "count": 5, "kind": "pause"}' "$OUT" "rollout resume --json"
 
 step "aborted: only retry applies; a served version cannot be deleted"
 ctl_state fraud-prod '{"phase":"Degraded","stable_version":3,"rejected_version":2,"message":"v2 was rejected"}'
