@@ -117,15 +117,17 @@ int reg_ctl_snapshot(reg_registry *r, cJSON **out);
  * reconciler keeps: stable_version, target_version, rejected_version,
  * phase, step, message, analysis, …), optionally consuming its pending verb,
  * appending events [{"kind","message","details"}] and an audit entry and
- * webhook event for each event whose kind is rollout.* (rollout.
- * started, step, paused, healthy, aborted; audit action = the kind, actor
- * "controller"; webhook event = the kind): all in one write transaction that
- * first checks the lease epoch.  The state must be an object with "phase"
- * (Healthy|Progressing|Paused|Degraded) and "stable_version",
- * "target_version", "rejected_version" version numbers or null/absent
- * (copied into columns for status, verbs and rm); it is stored verbatim
- * and comes back unchanged in the next snapshot.  Event kinds are 1 to 64
- * of [a-z0-9._-]; a rollout.* kind must be one of those five.
+ * webhook event for each event whose kind is rollout.* (audit action =
+ * the kind, actor "controller"; webhook event = the kind; the names
+ * webhooks may subscribe to are reg_event_names: rollout.started, step,
+ * paused, resumed, promoted, retry, superseded, healthy, aborted): all in
+ * one write transaction that first checks the lease epoch.  The state must
+ * be an object with "phase" (Healthy|Progressing|Paused|Degraded; absent
+ * or null is Healthy) and "stable_version", "target_version",
+ * "rejected_version" version numbers or null/absent (copied into columns
+ * for status, verbs and rm); it is stored verbatim and comes back
+ * unchanged in the next snapshot.  Event kinds are 1 to 64 of [a-z0-9._-],
+ * not ending in '.'.
  * MLREG_ECONFLICT when the epoch moved (another reconciler took over:
  * nothing is written); MLREG_ENOTFOUND when the deployment is gone;
  * MLREG_EINVALID for a state or events as above.  (blocking) */

@@ -15,11 +15,14 @@
  * whose lease lapsed but was not taken over may still write.
  *
  * The rollout state is the reconciler's own object: it is checked only for
- * what the registry reads out of it (phase and version numbers) and for
+ * what the registry reads out of it (phase - none means Healthy - and
+ * version numbers) and for
  * being storable unchanged (finite numbers, bounded size and depth), and
  * given back verbatim by the next snapshot.  Events whose kind starts with
  * "rollout." are audited (actor "controller") and announced to webhooks in
- * the same transaction as the state they go with.
+ * the same transaction as the state they go with; the kinds are the
+ * reconciler's to choose (webhooks can subscribe by name to those
+ * reg_event_names lists, and "*" gets them all).
  */
 #include <math.h>
 #include <stdio.h>
@@ -226,6 +229,10 @@ static int state_text(const cJSON *state, reg_rollout_row *row, char **text)
 	if (!all_finite(state, 1))
 		return mlreg_error_set(MLREG_EINVALID, "rollout state: numbers must be finite, nesting at most %d",
 				       UTIL_JSON_MAX_DEPTH);
+	/* no phase (absent or null) reads as Healthy, as the reconciler reads
+	 * its own state */
+	if (!cJSON_GetObjectItem(state, "phase") || cJSON_IsNull(cJSON_GetObjectItem(state, "phase")))
+		phase = phases[0];
 	if (!phase || !(!strcmp(phase, phases[0]) || !strcmp(phase, phases[1]) || !strcmp(phase, phases[2]) ||
 			!strcmp(phase, phases[3])))
 		return mlreg_error_set(MLREG_EINVALID, "rollout state: phase must be Healthy, Progressing, Paused or Degraded");
@@ -250,14 +257,6 @@ static int state_text(const cJSON *state, reg_rollout_row *row, char **text)
 	return 0;
 }
 
-static bool event_name_known(const char *kind)
-{
-	for (int i = 0; reg_event_names[i]; i++)
-		if (!strcmp(kind, reg_event_names[i]))
-			return true;
-	return false;
-}
-
 static int events_check(const cJSON *events)
 {
 	int n = 0;
@@ -271,11 +270,10 @@ static int events_check(const cJSON *events)
 		size_t k = kind ? strlen(kind) : 0;
 		if (++n > MAX_EVENTS)
 			return mlreg_error_set(MLREG_EINVALID, "at most %d rollout events per write", MAX_EVENTS);
-		if (!cJSON_IsObject(e) || k < 1 || k > 64 || strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789._-") != k)
-			return mlreg_error_set(MLREG_EINVALID, "a rollout event needs a kind of 1 to 64 of [a-z0-9._-]");
-		if (!strncmp(kind, "rollout.", 8) && !event_name_known(kind))
-			return mlreg_error_set(MLREG_EINVALID, "unknown rollout event '%s': webhooks know rollout.started, "
-					       "rollout.step, rollout.paused, rollout.healthy and rollout.aborted", kind);
+		if (!cJSON_IsObject(e) || k < 1 || k > 64 || strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789._-") != k ||
+		    kind[k - 1] == '.')
+			return mlreg_error_set(MLREG_EINVALID,
+					       "a rollout event needs a kind of 1 to 64 of [a-z0-9._-], not ending in '.'");
 		if (msg && !cJSON_IsNull(msg) && (!cJSON_IsString(msg) || strlen(msg->valuestring) > MAX_EVENT_MESSAGE))
 			return mlreg_error_set(MLREG_EINVALID, "event message must be a string of at most %d bytes",
 					       MAX_EVENT_MESSAGE);
@@ -310,7 +308,8 @@ static cJSON *hashable(const cJSON *v)
 }
 
 /* One event: its row, and for rollout.* its audit entry and webhook. */
-static int write_event(reg_registry *r, reg_tx *tx, const cJSON *row, const cJSON *state, const cJSON *e, int64_t now)
+static int write_event(reg_registry *r, reg_tx *tx, const cJSON *row, const cJSON *state, const char *phase,
+		       const cJSON *e, int64_t now)
 {
 	static const char *const vkeys[] = {"stable_version", "target_version", "rejected_version"};
 	const char *kind = util_json_str(e, "kind"), *msg = util_json_str(e, "message");
@@ -331,12 +330,12 @@ static int write_event(reg_registry *r, reg_tx *tx, const cJSON *row, const cJSO
 		return rc;
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "message", msg ? msg : "");
-	cJSON_AddStringToObject(d, "phase", util_json_str(state, "phase"));
+	cJSON_AddStringToObject(d, "phase", phase);
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "deployment", name);
 	copy(ev, row, "stage");
 	copy(ev, row, "alias");
-	cJSON_AddStringToObject(ev, "phase", util_json_str(state, "phase"));
+	cJSON_AddStringToObject(ev, "phase", phase);
 	for (int i = 0; i < 3; i++) {
 		const cJSON *v = cJSON_GetObjectItem(state, vkeys[i]);
 		cJSON_AddItemToObject(d, vkeys[i], v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
@@ -375,7 +374,7 @@ int reg_ctl_write(reg_registry *r, int64_t epoch, int64_t deployment_id, const c
 	if ((rc = fence(r, tx, epoch)) == 0 && (rc = META(r)->deploy_row_by_id(tx, deployment_id, &drow)) == 0 &&
 	    (rc = META(r)->deploy_set_state(tx, deployment_id, &row, consume_verb, now)) == 0) {
 		for (const cJSON *e = cJSON_IsArray(events) ? events->child : NULL; e && rc == 0; e = e->next)
-			rc = write_event(r, tx, drow, state, e, now);
+			rc = write_event(r, tx, drow, state, row.phase, e, now);
 	}
 	cJSON_Delete(drow);
 	free(text);

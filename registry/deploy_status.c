@@ -181,7 +181,7 @@ int deploy_status_of(reg_registry *r, reg_tx *tx, const cJSON *row, const cJSON 
 	add_copy(o, "rejected_version", row, NULL);
 	add_copy(o, "phase", row, NULL);
 	cJSON_AddItemToObject(o, "step", status_step(row));
-	if (!message && !cJSON_GetObjectItem(state, "phase"))
+	if (!message && !(state && state->child)) /* never written */
 		message = "waiting for the controller";
 	cJSON_AddStringToObject(o, "message", message ? message : "");
 	cJSON_AddItemToObject(o, "updated_at", time_or_null(cJSON_GetObjectItem(row, "updated_at")));

@@ -19,10 +19,11 @@
 
 /* The rollout.* events are written by the reconciler through
  * reg_ctl_write (deploy.c), one per event of that kind it records. */
-const char *const reg_event_names[] = {"push",          "promote",      "rollback",        "alias",
-				       "approve",       "policy",       "stages",          "deprecate",
-				       "delete",        "rollout.started", "rollout.step", "rollout.paused",
-				       "rollout.healthy", "rollout.aborted", NULL};
+const char *const reg_event_names[] = {
+	"push",           "promote",          "rollback",         "alias",           "approve",
+	"policy",         "stages",           "deprecate",        "delete",          "rollout.started",
+	"rollout.step",   "rollout.paused",   "rollout.resumed",  "rollout.promoted", "rollout.retry",
+	"rollout.superseded", "rollout.healthy", "rollout.aborted", NULL};
 
 /* Set by reg_event_emit when rows were queued and by reg_ctl_touch when
  * the generation moved, consumed by reg_commit: a transaction never

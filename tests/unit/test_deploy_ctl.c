@@ -161,7 +161,7 @@ static void state_round_trips_exactly(void **state)
 	/* states the registry cannot store or read back */
 	{
 		static const char *const bad[] = {
-			"[]", "{}", "{\"phase\":\"Rolling\"}", "{\"phase\":1}", "{\"phase\":\"Healthy\",\"stable_version\":0}",
+			"[]", "{\"phase\":\"Rolling\"}", "{\"phase\":1}", "{\"phase\":\"Healthy\",\"stable_version\":0}",
 			"{\"phase\":\"Healthy\",\"target_version\":\"2\"}", "{\"phase\":\"Healthy\",\"rejected_version\":1.5}",
 		};
 		deploy_snap before = deploy_snapshot(t);
@@ -175,7 +175,7 @@ static void state_round_trips_exactly(void **state)
 		assert_int_equal(reg_ctl_write(t->r, epoch, id, NULL, false, NULL), MLREG_EINVALID);
 		/* and events that are not events */
 		static const char *const badev[] = {
-			"{}", "[1]", "[{}]", "[{\"kind\":\"\"}]", "[{\"kind\":\"Bad Kind\"}]", "[{\"kind\":\"rollout.exploded\"}]",
+			"{}", "[1]", "[{}]", "[{\"kind\":\"\"}]", "[{\"kind\":\"Bad Kind\"}]", "[{\"kind\":\"rollout.\"}]",
 			"[{\"kind\":\"x\",\"message\":5}]", "[{\"kind\":\"x\",\"details\":[]}]",
 		};
 		for (size_t i = 0; i < sizeof(badev) / sizeof(badev[0]); i++)
@@ -233,6 +233,44 @@ static void desired_and_how_it_was_reached(void **state)
 	sn = snap_all(t);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(snap_deployment(sn, "d2"), "desired")));
 	cJSON_Delete(sn);
+}
+
+/* A state without a phase is Healthy (as the reconciler reads its own);
+ * any rollout.* kind is audited and announced, known names or not. */
+static void phaseless_state_and_any_rollout_kind(void **state)
+{
+	treg *t = *state;
+	int64_t id, epoch, pending = 0;
+	cJSON *s, *all = J("[\"*\"]"), *o = NULL;
+	push(t, "m", NULL);
+	assert_int_equal(reg_webhook_add(t->r, &t->admin, "http://127.0.0.1:1/h", all, NULL, &o), 0);
+	cJSON_Delete(all);
+	cJSON_Delete(o);
+	deploy_ok(t, DEP);
+	s = status_of(t, "d1");
+	assert_string_equal(util_json_str(s, "phase"), "Progressing"); /* not seen by a reconciler yet */
+	assert_string_equal(util_json_str(s, "message"), "waiting for the controller");
+	cJSON_Delete(s);
+	id = deployment_id(t, "d1");
+	epoch = lease_ok(t, "ctl", 60000);
+	assert_int_equal(ctl_write(t, epoch, id, "{\"message\":\"no node matches the selector\"}", false,
+				   "[{\"kind\":\"rollout.superseded\",\"message\":\"v2 superseded\"},"
+				   "{\"kind\":\"rollout.something-new\",\"message\":\"later\"}]"),
+			 0);
+	s = status_of(t, "d1");
+	assert_string_equal(util_json_str(s, "phase"), "Healthy");
+	assert_string_equal(util_json_str(s, "message"), "no node matches the selector");
+	cJSON_Delete(s);
+	assert_int_equal(audit_count(t, "rollout.superseded"), 1);
+	assert_int_equal(audit_count(t, "rollout.something-new"), 1);
+	assert_int_equal(reg_outbox_pending(t->r, &pending), 0);
+	assert_int_equal(pending, 2);
+	assert_int_equal(ctl_write(t, epoch, id, "{\"phase\":null,\"stable_version\":1}", false, NULL), 0);
+	s = status_of(t, "d1");
+	assert_string_equal(util_json_str(s, "phase"), "Healthy");
+	assert_string_equal(util_json_str(s, "message"), ""); /* written: no longer waiting */
+	cJSON_Delete(s);
+	assert_audit_ok(t);
 }
 
 /* ==== the generation and the hook ==== */
@@ -420,6 +458,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stale_epoch_writes_nothing, treg_setup, treg_teardown),
 		cmocka_unit_test_setup_teardown(state_round_trips_exactly, treg_setup, treg_teardown),
 		cmocka_unit_test_setup_teardown(desired_and_how_it_was_reached, treg_setup, treg_teardown),
+		cmocka_unit_test_setup_teardown(phaseless_state_and_any_rollout_kind, treg_setup, treg_teardown),
 		cmocka_unit_test_setup_teardown(generation_bumps_once_per_change, treg_setup, treg_teardown),
 		cmocka_unit_test_setup_teardown(events_newest_first_with_audit_and_webhooks, treg_setup, treg_teardown),
 	};
