@@ -230,5 +230,18 @@ extern const cli_cmd_entry cli_cmd_webhook_add_entry;
 extern const cli_cmd_entry cli_cmd_webhook_ls_entry;
 extern const cli_cmd_entry cli_cmd_webhook_rm_entry;
 extern const cli_cmd_entry cli_cmd_webhook_deliveries_entry;
+extern const cli_cmd_entry cli_cmd_node_add_entry;
+extern const cli_cmd_entry cli_cmd_node_ls_entry;
+extern const cli_cmd_entry cli_cmd_node_rm_entry;
+extern const cli_cmd_entry cli_cmd_deploy_create_entry;
+extern const cli_cmd_entry cli_cmd_deploy_ls_entry;
+extern const cli_cmd_entry cli_cmd_deploy_status_entry;
+extern const cli_cmd_entry cli_cmd_deploy_events_entry;
+extern const cli_cmd_entry cli_cmd_deploy_rm_entry;
+extern const cli_cmd_entry cli_cmd_rollout_pause_entry;
+extern const cli_cmd_entry cli_cmd_rollout_resume_entry;
+extern const cli_cmd_entry cli_cmd_rollout_promote_entry;
+extern const cli_cmd_entry cli_cmd_rollout_abort_entry;
+extern const cli_cmd_entry cli_cmd_rollout_retry_entry;
 
 #endif

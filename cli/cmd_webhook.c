@@ -29,8 +29,11 @@ static const cli_option deliveries_options[] = {
 
 static bool event_valid(const char *e)
 {
-	static const char *const events[] = {"*",      "push",   "promote", "rollback",  "alias",
-					     "approve", "policy", "stages",  "deprecate", "delete"};
+	static const char *const events[] = {
+		"*",               "push",          "promote",         "rollback",        "alias",
+		"approve",         "policy",        "stages",          "deprecate",       "delete",
+		"rollout.started", "rollout.step",  "rollout.paused",  "rollout.resumed", "rollout.promoted",
+		"rollout.retry",   "rollout.superseded", "rollout.healthy", "rollout.aborted"};
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
 		if (!strcmp(e, events[i]))
 			return true;
@@ -109,7 +112,9 @@ static int cmd_webhook_add_exec(const cli_cmd_entry *self, const cli_config *cfg
 		if (!event_valid(events.items[i])) {
 			error = cli_usage_error(self->name,
 						"unknown event '%s': use push, promote, rollback, alias, approve, policy, "
-						"stages, deprecate, delete or '*'",
+						"stages, deprecate, delete, rollout.started, rollout.step, rollout.paused, "
+						"rollout.resumed, rollout.promoted, rollout.retry, rollout.superseded, "
+						"rollout.healthy, rollout.aborted or '*'",
 						events.items[i]);
 			goto done;
 		}
@@ -316,7 +321,10 @@ const cli_cmd_entry cli_cmd_webhook_add_entry = {
 	.summary = "send signed event notifications to a URL (admin)",
 	.help = "options:\n"
 		"  --events LIST   comma-separated: push, promote, rollback, alias, approve,\n"
-		"                  policy, stages, deprecate, delete, or '*' for all (required)\n"
+		"                  policy, stages, deprecate, delete, or the controller's rollout.started,\n"
+		"                  rollout.step, rollout.paused, rollout.resumed, rollout.promoted,\n"
+		"                  rollout.retry, rollout.superseded, rollout.healthy, rollout.aborted;\n"
+		"                  '*' for all (required)\n"
 		"  --secret S      HMAC-SHA256 signing secret (default: generated)\n"
 		"output: 'webhook ID: URL (events ...)' and 'secret: S' (shown only here)\n"
 		"--json: {\"id\",\"url\",\"events\",\"created_at\",\"secret\"}\n",

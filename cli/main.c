@@ -29,6 +29,11 @@ static const cli_cmd_entry *const commands[] = {
 	&cli_cmd_token_ls_entry,      &cli_cmd_token_revoke_entry,  &cli_cmd_audit_entry,
 	&cli_cmd_audit_verify_entry,  &cli_cmd_audit_export_entry,  &cli_cmd_webhook_add_entry,
 	&cli_cmd_webhook_ls_entry,    &cli_cmd_webhook_rm_entry,    &cli_cmd_webhook_deliveries_entry,
+	&cli_cmd_node_add_entry,      &cli_cmd_node_ls_entry,       &cli_cmd_node_rm_entry,
+	&cli_cmd_deploy_create_entry, &cli_cmd_deploy_ls_entry,     &cli_cmd_deploy_status_entry,
+	&cli_cmd_deploy_events_entry, &cli_cmd_deploy_rm_entry,     &cli_cmd_rollout_pause_entry,
+	&cli_cmd_rollout_resume_entry, &cli_cmd_rollout_promote_entry, &cli_cmd_rollout_abort_entry,
+	&cli_cmd_rollout_retry_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -5,7 +5,9 @@
  * reg_event_emit() is called by every change that announces itself, inside
  * the change's own transaction; it writes nothing when nobody subscribes.
  * reg_commit() commits and, when the transaction queued events, calls the
- * event hook so the sender wakes at once instead of at its next poll.  The
+ * event hook so the sender wakes at once instead of at its next poll; when
+ * it moved the controller generation (reg_ctl_touch) it calls the
+ * controller hook too, so a reconciler in this process wakes at once.  The
  * delivery itself (HTTP, HMAC, backoff, the refusal of private addresses)
  * lives in api/webhook_sender.c: this file knows no HTTP.
  */
@@ -15,12 +17,18 @@
 #include "registry/registry_int.h"
 #include "util/json.h"
 
-const char *const reg_event_names[] = {"push",   "promote", "rollback",  "alias",  "approve",
-				       "policy", "stages",  "deprecate", "delete", NULL};
+/* The rollout.* events are written by the reconciler through
+ * reg_ctl_write (deploy.c), one per event of that kind it records. */
+const char *const reg_event_names[] = {
+	"push",           "promote",          "rollback",         "alias",           "approve",
+	"policy",         "stages",           "deprecate",        "delete",          "rollout.started",
+	"rollout.step",   "rollout.paused",   "rollout.resumed",  "rollout.promoted", "rollout.retry",
+	"rollout.superseded", "rollout.healthy", "rollout.aborted", NULL};
 
-/* Set by reg_event_emit when rows were queued, consumed by reg_commit:
- * a transaction never leaves the thread that began it. */
-static _Thread_local bool queued;
+/* Set by reg_event_emit when rows were queued and by reg_ctl_touch when
+ * the generation moved, consumed by reg_commit: a transaction never
+ * leaves the thread that began it. */
+static _Thread_local bool queued, touched;
 
 int reg_event_emit(reg_registry *r, reg_tx *tx, const char *event, const char *actor, const char *model,
 		   cJSON *fields)
@@ -63,17 +71,27 @@ int reg_event_emit(reg_registry *r, reg_tx *tx, const char *event, const char *a
 	return rc;
 }
 
-void reg_events_discard(void) { queued = false; }
+void reg_events_discard(void) { queued = touched = false; }
+
+int reg_ctl_touch(reg_registry *r, reg_tx *tx)
+{
+	int rc = META(r)->generation_bump(tx);
+	if (rc == 0)
+		touched = true;
+	return rc;
+}
 
 int reg_commit(reg_registry *r, reg_tx *tx)
 {
-	bool wake = queued;
+	bool wake = queued, ctl = touched;
 	int rc;
-	queued = false;
+	queued = touched = false;
 	if ((rc = META(r)->commit(tx)) < 0)
 		return rc;
 	if (wake && r->event_hook)
 		r->event_hook(r->event_ctx);
+	if (ctl && r->ctl_hook)
+		r->ctl_hook(r->ctl_ctx);
 	return 0;
 }
 
@@ -81,6 +99,12 @@ void reg_set_event_hook(reg_registry *r, void (*fn)(void *ctx), void *ctx)
 {
 	r->event_ctx = ctx;
 	r->event_hook = fn;
+}
+
+void reg_set_ctl_hook(reg_registry *r, void (*fn)(void *ctx), void *ctx)
+{
+	r->ctl_ctx = ctx;
+	r->ctl_hook = fn;
 }
 
 /* ---- subscriptions ---- */
@@ -108,11 +132,14 @@ int reg_webhook_add(reg_registry *r, const reg_principal *who, const char *url, 
 	if (!cJSON_IsArray(events) || cJSON_GetArraySize(events) == 0)
 		return mlreg_error_set(MLREG_EINVALID, "webhook events must be a non-empty array of event names");
 	for (const cJSON *e = events->child; e; e = e->next, n++) {
-		if (!cJSON_IsString(e) || !event_known(e->valuestring))
-			return mlreg_error_set(MLREG_EINVALID,
-					       "unknown webhook event '%.64s': use push, promote, rollback, alias, approve, "
-					       "policy, stages, deprecate, delete or *",
-					       cJSON_IsString(e) ? e->valuestring : "?");
+		if (!cJSON_IsString(e) || !event_known(e->valuestring)) {
+			char names[512];
+			size_t used = 0;
+			for (int i = 0; reg_event_names[i]; i++)
+				used += (size_t)snprintf(names + used, sizeof(names) - used, "%s, ", reg_event_names[i]);
+			return mlreg_error_set(MLREG_EINVALID, "unknown webhook event '%.64s': use %s or *",
+					       cJSON_IsString(e) ? e->valuestring : "?", names);
+		}
 		for (const cJSON *f = events->child; f != e; f = f->next)
 			if (!strcmp(f->valuestring, e->valuestring))
 				return mlreg_error_set(MLREG_EINVALID, "webhook event '%s' listed twice", e->valuestring);

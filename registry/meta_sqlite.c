@@ -744,7 +744,7 @@ static void sq_free(reg_meta *base)
 	free(m);
 }
 
-/* Filled in by sq_promo_ops and sq_webhook_ops once, before first use. */
+/* Filled in by the sq_*_ops of the other store files once, before first use. */
 static reg_meta_ops sq_ops = {
 	.begin = sq_begin,
 	.begin_read = sq_begin_read,
@@ -786,6 +786,7 @@ static void ops_fill(void)
 {
 	sq_promo_ops(&sq_ops);
 	sq_webhook_ops(&sq_ops);
+	sq_deploy_ops(&sq_ops);
 	sq_lineage_ops(&sq_ops);
 	sq_audit_ops(&sq_ops);
 }

@@ -74,6 +74,7 @@ static int stage_in_use(reg_tx *tx, const char *stage, char *why, size_t wlen)
 	static const char held[] =
 		"SELECT m.name FROM stage_stack s JOIN models m ON m.id=s.model_id WHERE s.stage=? LIMIT 1";
 	static const char pol[] = "SELECT model, stage FROM policies WHERE stage=?1 OR from_stage=?1 LIMIT 1";
+	static const char dep[] = "SELECT name FROM deployments WHERE stage=? ORDER BY name LIMIT 1";
 	sqlite3_stmt *st = prep(tx, held);
 	int found = 0;
 	if (!st)
@@ -92,6 +93,18 @@ static int stage_in_use(reg_tx *tx, const char *stage, char *why, size_t wlen)
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(why, wlen, "the policy for '%.200s' at stage '%.63s' names it",
 			 (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (found)
+		return 1;
+	/* a deployment following a removed stage would never again have a
+	 * desired version: refused like a held stage */
+	if (!(st = prep(tx, dep)))
+		return MLREG_EIO;
+	sq_bind_text(st, 1, stage);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(why, wlen, "deployment '%.63s' follows it", (const char *)sqlite3_column_text(st, 0));
 		found = 1;
 	}
 	sqlite3_reset(st);
@@ -385,6 +398,10 @@ static int version_refs(reg_tx *tx, int64_t version_id, char *why, size_t wlen)
 {
 	static const char ssql[] = "SELECT stage, pos FROM stage_stack WHERE version_id=? ORDER BY pos DESC LIMIT 1";
 	static const char asql[] = "SELECT alias FROM aliases WHERE version_id=? ORDER BY alias LIMIT 1";
+	static const char dsql[] =
+		"SELECT d.name, CASE WHEN d.stable_version=v.number THEN 'stable' ELSE 'target' END"
+		" FROM versions v JOIN deployments d ON d.model_id=v.model_id"
+		" WHERE v.id=? AND (d.stable_version=v.number OR d.target_version=v.number) ORDER BY d.name LIMIT 1";
 	sqlite3_stmt *st = prep(tx, ssql);
 	int found = 0;
 	if (!st)
@@ -402,6 +419,19 @@ static int version_refs(reg_tx *tx, int64_t version_id, char *why, size_t wlen)
 	sqlite3_bind_int64(st, 1, version_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(why, wlen, "alias '%.63s' points to it", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (found)
+		return 1;
+	/* nodes serve a deployment's stable version and load its target: a
+	 * tombstone there would be bytes gc frees under a serving fleet */
+	if (!(st = prep(tx, dsql)))
+		return MLREG_EIO;
+	sqlite3_bind_int64(st, 1, version_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(why, wlen, "deployment '%.63s' serves it as its %s version", (const char *)sqlite3_column_text(st, 0),
+			 (const char *)sqlite3_column_text(st, 1));
 		found = 1;
 	}
 	sqlite3_reset(st);

@@ -8,7 +8,9 @@
  * promotion that passed its gate is exactly the promotion that happened,
  * racing pipelines serialise (each history row's `from` is the previous
  * row's `to`), and `expect_current` turns a lost race into a conflict
- * instead of a silent overwrite.  Reads (resolve, gate, history) run in a
+ * instead of a silent overwrite.  Every move also bumps the controller
+ * generation in the same transaction, so a reconciler rolls out exactly
+ * what committed.  Reads (resolve, gate, history) run in a
  * read snapshot on the calling thread's reader connection.  A stage's
  * history is a stack: promote pushes, rollback pops.  Gate policies and
  * approvals are in policies.c; the helpers both share are promo_* here.
@@ -348,6 +350,7 @@ int reg_alias_set(reg_registry *r, const reg_principal *who, const char *model, 
 	cJSON_AddItemToObject(ev, "from", promo_num_or_null(old));
 	if ((rc = META(r)->alias_set(tx, mid, alias, vid)) < 0 ||
 	    (rc = META(r)->move_insert(tx, mid, "alias", alias, "set", old, number, who->principal, util_now_ms(), comment)) < 0 ||
+	    (rc = reg_ctl_touch(r, tx)) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, "alias.set", subject, model, d)) < 0)
 		cJSON_Delete(ev);
 	else
@@ -389,6 +392,7 @@ int reg_alias_remove(reg_registry *r, const reg_principal *who, const char *mode
 	cJSON_AddNumberToObject(ev, "from", (double)old);
 	if ((rc = META(r)->alias_remove(tx, mid, alias)) < 0 ||
 	    (rc = META(r)->move_insert(tx, mid, "alias", alias, "remove", old, 0, who->principal, util_now_ms(), "")) < 0 ||
+	    (rc = reg_ctl_touch(r, tx)) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, "alias.remove", subject, model, d)) < 0)
 		cJSON_Delete(ev);
 	else
@@ -509,6 +513,7 @@ int reg_promote(reg_registry *r, const reg_principal *who, const char *model, co
 	if ((rc = META(r)->stack_push(tx, mid, stage, vid)) < 0 ||
 	    (rc = META(r)->move_insert(tx, mid, "stage", stage, "promote", current, number, who->principal, util_now_ms(),
 				       comment)) < 0 ||
+	    (rc = reg_ctl_touch(r, tx)) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, "promote", subject, model, d)) < 0)
 		cJSON_Delete(ev);
 	else
@@ -612,6 +617,7 @@ int reg_rollback(reg_registry *r, const reg_principal *who, const char *model, c
 	cJSON_AddStringToObject(ev, "comment", comment);
 	if ((rc = META(r)->move_insert(tx, mid, "stage", stage, "rollback", current, target, who->principal,
 				       util_now_ms(), comment)) < 0 ||
+	    (rc = reg_ctl_touch(r, tx)) < 0 ||
 	    (rc = reg_audit_append(r->meta, tx, who->principal, "rollback", subject, model, d)) < 0)
 		cJSON_Delete(ev);
 	else

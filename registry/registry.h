@@ -52,9 +52,9 @@ typedef enum {
 	REG_PERM_PULL,      /* blobs, manifests, version objects (nodes too) */
 	REG_PERM_WRITE,     /* push, metrics, tags, deprecate */
 	REG_PERM_DELETE,    /* rm (tombstone) */
-	REG_PERM_ADMIN,     /* tokens, gc, fsck, stages, policies, webhooks */
+	REG_PERM_ADMIN,     /* tokens, gc, fsck, stages, policies, webhooks, nodes */
 	REG_PERM_APPROVE,   /* approve a version for a stage */
-	REG_PERM_PROMOTE    /* promote, rollback, aliases (and rollout verbs later) */
+	REG_PERM_PROMOTE    /* promote, rollback, aliases, deployments, rollout verbs */
 } reg_perm;
 
 typedef struct {

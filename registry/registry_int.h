@@ -26,11 +26,18 @@ struct reg_registry {
 	reg_upload_slot *uploads; /* sessions some request holds */
 	void (*event_hook)(void *ctx); /* wakes the webhook sender */
 	void *event_ctx;
+	void (*ctl_hook)(void *ctx);   /* wakes the reconciler of this process */
+	void *ctl_ctx;
 };
 
 void reg_uploads_clear(reg_registry *r);
-/* Forget events queued by a transaction that is being rolled back. */
+/* Forget events queued (and a generation moved) by a transaction that is
+ * being rolled back. */
 void reg_events_discard(void);
+/* Bump the controller generation inside tx (events.c): every change a
+ * reconciler must react to calls it; reg_commit then calls the controller
+ * hook.  Roll back through promo_finish (or call reg_events_discard). */
+int reg_ctl_touch(reg_registry *r, reg_tx *tx);
 /* Shared by promotion.c and policies.c. */
 int promo_bad_model(const char *model);
 int promo_model_of(reg_registry *r, reg_tx *tx, const char *model, int64_t *id);
@@ -55,6 +62,17 @@ int reg_lineage_record(reg_registry *r, reg_tx *tx, const char *model, int64_t n
 /* Evaluate stage's gate for a version inside tx (gate.c). */
 int reg_gate_eval(reg_registry *r, reg_tx *tx, const char *model, int64_t model_id, int64_t version_id,
 		  const char *stage, cJSON **out, bool *passed);
+/* What a deployment row (store.h deploy_rows) should serve now, inside tx:
+ * {"version","digest","via"} with via the kind of the stage's last move
+ * ("promote", "rollback") or "alias"; JSON null when the stage is empty or
+ * the alias unset.  Caller frees *out.  (deploy_status.c) */
+int deploy_desired(reg_registry *r, reg_tx *tx, const cJSON *row, cJSON **out);
+/* A node row (store.h node_rows) as docs/api.md's node object (caller
+ * frees).  (deploy_status.c) */
+cJSON *deploy_node_public(const cJSON *row);
+/* The status object of a deployment row, with the nodes rows (all of them:
+ * the selector picks) read inside the same tx; caller frees *out. */
+int deploy_status_of(reg_registry *r, reg_tx *tx, const cJSON *row, const cJSON *nodes, cJSON **out);
 /* Shorthands for a write transaction with an audit entry. */
 #define META(r) ((r)->meta->ops)
 

@@ -119,6 +119,28 @@ typedef struct {
 typedef int (*reg_edge_cb)(int64_t other, const char *relation, const char *attrs, void *ctx);
 typedef int (*reg_digest_cb)(const char *digest, uint64_t size, int64_t created_at, void *ctx);
 
+/* A deployment as created (registry/deploy.c has validated every field). */
+typedef struct {
+	const char *name;
+	int64_t model_id;
+	const char *stage, *alias;        /* exactly one is set */
+	const char *selector;             /* JSON object text */
+	const char *strategy;
+	const char *steps;                /* normalised text; NULL: the strategy's preset */
+	const char *analysis;             /* normalised conditions, "" for none */
+	int64_t min_requests, failure_limit, max_unavailable;
+	int64_t progress_deadline_ms, scale_down_delay_ms, analysis_interval_ms;
+	double failure_margin;
+} reg_deploy_row;
+
+/* The rollout state a reconciler writes: the object verbatim, and the
+ * members copied into columns (0 = none). */
+typedef struct {
+	const char *state;                /* JSON object text */
+	const char *phase;                /* Healthy|Progressing|Paused|Degraded */
+	int64_t stable_version, target_version, rejected_version;
+} reg_rollout_row;
+
 typedef struct {
 	/* transactions: one writer at a time (BEGIN IMMEDIATE under a mutex) */
 	int (*begin)(reg_meta *m, reg_tx **out);
@@ -181,8 +203,8 @@ typedef struct {
 	/* stages (meta_sqlite_promo.c): names in order */
 	int (*stages_list)(reg_tx *tx, cJSON **names);
 	int (*stages_replace)(reg_tx *tx, const cJSON *names);
-	/* 1 with a description in why when a model holds stage or a policy
-	 * names it, else 0 */
+	/* 1 with a description in why when a model holds stage, a policy
+	 * names it or a deployment follows it, else 0 */
 	int (*stage_in_use)(reg_tx *tx, const char *stage, char *why, size_t wlen);
 	/* rollback stacks: top version number (0 when empty) and depth */
 	int (*stack_top)(reg_tx *tx, int64_t model_id, const char *stage, int64_t *number, int64_t *depth);
@@ -203,8 +225,9 @@ typedef struct {
 	int (*move_first_entered)(reg_tx *tx, int64_t model_id, const char *stage, int64_t number, int64_t *ts);
 	int (*history_list)(reg_tx *tx, int64_t model_id, const char *target, const char *name, int64_t limit,
 			    int64_t offset, cJSON **out);
-	/* 1 with a description when a stage stack (at any depth) or an alias
-	 * references the version, else 0 */
+	/* 1 with a description when a stage stack (at any depth), an alias or
+	 * a deployment (the version it serves as stable or rolls out as
+	 * target) references the version, else 0 */
 	int (*version_refs)(reg_tx *tx, int64_t version_id, char *why, size_t wlen);
 	/* the manifest digest of model:number (ENOTFOUND when none) */
 	int (*version_digest)(reg_tx *tx, const char *model, int64_t number, char digest[UTIL_DIGEST_LEN + 1]);
@@ -243,6 +266,51 @@ typedef struct {
 			     const char *outcome, int64_t next_at);
 	/* pending rows of live webhooks (the /metrics gauge) */
 	int (*outbox_pending)(reg_tx *tx, int64_t *count);
+
+	/* nodes, deployments, the lease and the generation (meta_sqlite_deploy.c).
+	 * Rows come back as JSON objects with integer times (ms) and the stored
+	 * JSON texts parsed; registry/deploy.c shapes them for callers. */
+	/* MLREG_EEXISTS when the name is taken */
+	int (*node_insert)(reg_tx *tx, const char *name, const char *url, const char *driver, const char *labels,
+			   const char *actor, int64_t now, int64_t *id);
+	/* ENOTFOUND when unknown */
+	int (*node_delete)(reg_tx *tx, const char *name);
+	/* [{"id","name","url","driver","labels","created_at","created_by",
+	 *   "observed"|null,"observed_at"|null,"fails","next_try_at"}] by name */
+	int (*node_rows)(reg_tx *tx, cJSON **out);
+	/* ENOTFOUND when the node is gone */
+	int (*node_observe)(reg_tx *tx, int64_t id, const char *observed, int64_t fails, int64_t next_try_at,
+			    int64_t now);
+	/* MLREG_EEXISTS when the name is taken */
+	int (*deploy_insert)(reg_tx *tx, const reg_deploy_row *d, const char *actor, int64_t now, int64_t *id);
+	/* ENOTFOUND when unknown; *id of the row removed (its events go too) */
+	int (*deploy_delete)(reg_tx *tx, const char *name, int64_t *id);
+	/* [{"id","name","model","model_id","stage"|null,"alias"|null,"selector",
+	 *   "strategy","steps"|null,"analysis","min_requests","failure_limit",
+	 *   "max_unavailable","progress_deadline_ms","scale_down_delay_ms",
+	 *   "analysis_interval_ms","failure_margin","created_at","created_by",
+	 *   "state","phase","stable_version","target_version","rejected_version"
+	 *   (null when none),"verb"|null,"verb_by","verb_at","updated_at"}] by
+	 * name; name set: that one only (ENOTFOUND when unknown) */
+	int (*deploy_rows)(reg_tx *tx, const char *name, cJSON **out);
+	/* the row of id (ENOTFOUND when gone), shaped as deploy_rows' */
+	int (*deploy_row_by_id)(reg_tx *tx, int64_t id, cJSON **out);
+	/* ENOTFOUND when the deployment is gone; consume_verb clears the verb */
+	int (*deploy_set_state)(reg_tx *tx, int64_t id, const reg_rollout_row *st, bool consume_verb, int64_t now);
+	int (*deploy_set_verb)(reg_tx *tx, int64_t id, const char *verb, const char *actor, int64_t now);
+	int (*deploy_event_add)(reg_tx *tx, int64_t deployment_id, int64_t now, const char *kind, const char *message,
+				const char *details);
+	/* {"events":[{"time","kind","message","details"}]} newest first */
+	int (*deploy_events)(reg_tx *tx, int64_t deployment_id, int64_t limit, cJSON **out);
+	/* kind of the latest move of a stage or alias ("promote", "rollback",
+	 * "set", ...); ENOTFOUND when it never moved */
+	int (*move_last_kind)(reg_tx *tx, int64_t model_id, const char *target, const char *name, char *kind,
+			      size_t klen);
+	/* the lease row: holder ("" when never taken), epoch, expiry */
+	int (*lease_get)(reg_tx *tx, char *holder, size_t hlen, int64_t *epoch, int64_t *expires_at);
+	int (*lease_put)(reg_tx *tx, const char *holder, int64_t epoch, int64_t expires_at);
+	int (*generation_get)(reg_tx *tx, int64_t *gen);
+	int (*generation_bump)(reg_tx *tx);
 
 	/* lineage graph (meta_sqlite_lineage.c); kinds version|dataset|commit|run */
 	int (*lineage_node_ensure)(reg_tx *tx, const char *kind, const char *key, int64_t version_id, const char *attrs,

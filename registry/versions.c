@@ -560,8 +560,9 @@ static int op_delete(reg_registry *r, reg_tx *tx, int64_t vid, const char *statu
 		return mlreg_error_set(MLREG_ECONFLICT, "version is already deleted");
 	char why[256];
 	int rc;
-	/* a stage (at any depth of its rollback stack) or an alias pointing
-	 * at a tombstone would serve or restore bytes gc may free */
+	/* a stage (at any depth of its rollback stack), an alias or a
+	 * deployment (its stable or target version) pointing at a tombstone
+	 * would serve or restore bytes gc may free */
 	if ((rc = META(r)->version_refs(tx, vid, why, sizeof(why))) < 0)
 		return rc;
 	if (rc == 1)

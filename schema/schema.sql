@@ -68,6 +68,34 @@
 --
 -- Indexes (0004): stage_stack_stage (is a stage in use), audit_ts (audit
 -- list by time).
+--
+-- Controller (0005, docs/controller.md):
+-- nodes                 serving nodes: name, base URL (no trailing '/'),
+--                       driver, labels (JSON object); observed is the JSON
+--                       the reconciler last recorded (health, what it
+--                       serves, last error) with observed_at, its failure
+--                       count and when to try it next (backoff).
+-- deployments           a model's stage or alias (exactly one) rolled out
+--                       to the nodes its selector (JSON object) picks, with
+--                       its strategy, steps (normalised text; NULL = the
+--                       strategy's preset), analysis conditions and limits.
+--                       state is the reconciler's rollout object, stored
+--                       verbatim so it round-trips exactly; phase and the
+--                       stable/target/rejected version numbers are copied
+--                       out of it on every write, so readers (status, rm of
+--                       a version in use, verbs) need no JSON.  verb is the
+--                       pending rollout verb (who, when) the reconciler
+--                       consumes.
+-- deployment_events     what happened to a deployment, newest = highest id;
+--                       details is JSON.  Go with their deployment.
+-- controller_lease      the one row naming the reconciler that may act: a
+--                       holder takes it when it expired (or renews its own);
+--                       epoch grows on every change of holder and every
+--                       rollout write checks it (fencing).
+-- controller_generation one counter bumped in the transaction of every
+--                       change a reconciler must react to (promote,
+--                       rollback, alias moves, nodes, deployments, verbs):
+--                       a reconciler in another process polls it.
 
 
 CREATE TABLE tokens (
@@ -316,3 +344,74 @@ CREATE INDEX dataset_names_node ON dataset_names(node_id);
 
 CREATE INDEX stage_stack_stage ON stage_stack(stage);
 CREATE INDEX audit_ts ON audit_log(ts);
+
+CREATE TABLE nodes (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL UNIQUE,
+    url         TEXT    NOT NULL,
+    driver      TEXT    NOT NULL,
+    labels      TEXT    NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT    NOT NULL,
+    observed    TEXT,
+    observed_at INTEGER,
+    fails       INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE deployments (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT    NOT NULL UNIQUE,
+    model_id             INTEGER NOT NULL REFERENCES models(id),
+    stage                TEXT,
+    alias                TEXT,
+    selector             TEXT    NOT NULL,
+    strategy             TEXT    NOT NULL,
+    steps                TEXT,
+    analysis             TEXT    NOT NULL DEFAULT '',
+    min_requests         INTEGER NOT NULL,
+    failure_limit        INTEGER NOT NULL,
+    max_unavailable      INTEGER NOT NULL,
+    progress_deadline_ms INTEGER NOT NULL,
+    scale_down_delay_ms  INTEGER NOT NULL,
+    analysis_interval_ms INTEGER NOT NULL,
+    failure_margin       REAL    NOT NULL,
+    created_at           INTEGER NOT NULL,
+    created_by           TEXT    NOT NULL,
+    state                TEXT    NOT NULL DEFAULT '{}',
+    phase                TEXT    NOT NULL DEFAULT 'Progressing'
+                                 CHECK (phase IN ('Healthy','Progressing','Paused','Degraded')),
+    stable_version       INTEGER,
+    target_version       INTEGER,
+    rejected_version     INTEGER,
+    verb                 TEXT    CHECK (verb IN ('pause','resume','promote','promote-full','abort','retry')),
+    verb_by              TEXT,
+    verb_at              INTEGER,
+    updated_at           INTEGER NOT NULL,
+    CHECK ((stage IS NULL) != (alias IS NULL))
+);
+CREATE INDEX deployments_model ON deployments(model_id);
+
+CREATE TABLE deployment_events (
+    id            INTEGER PRIMARY KEY,
+    deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    ts            INTEGER NOT NULL,
+    kind          TEXT    NOT NULL,
+    message       TEXT    NOT NULL DEFAULT '',
+    details       TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX deployment_events_deployment ON deployment_events(deployment_id, id);
+
+CREATE TABLE controller_lease (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    holder     TEXT    NOT NULL DEFAULT '',
+    epoch      INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO controller_lease(id) VALUES (1);
+
+CREATE TABLE controller_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO controller_generation(id) VALUES (1);

@@ -1,6 +1,7 @@
 /*
  * names.c - validation of every name that reaches us from outside: model
- * names (the OCI repository grammar), stage and alias labels, metadata keys,
+ * names (the OCI repository grammar), stage and alias labels, node and
+ * deployment names and label values, metadata keys,
  * manifest paths, and the REF syntax MODEL:VERSION | MODEL:STAGE | MODEL@ALIAS.
  *
  * Validation is by explicit character classes, never by regex or locale,
@@ -73,6 +74,23 @@ bool util_label_name_valid(const char *name)
 			all_digits = false;
 	}
 	return !all_digits && strcmp(name, "latest") != 0;
+}
+
+bool util_resource_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	return n >= 1 && n <= 63 && component_valid(name, n);
+}
+
+bool util_label_value_valid(const char *value)
+{
+	size_t n = value ? strlen(value) : 0;
+	if (n < 1 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(is_alnum(value[i]) || value[i] == '.' || value[i] == '_' || value[i] == '-'))
+			return false;
+	return true;
 }
 
 bool util_key_valid(const char *key)

@@ -100,6 +100,12 @@ int util_rm_rf(const char *path);
 bool util_model_name_valid(const char *name);
 /* Stage/alias: [a-z][a-z0-9-]*, not "latest", at most 63. */
 bool util_label_name_valid(const char *name);
+/* A node or deployment name: one OCI name component
+ * ([a-z0-9]+([._-][a-z0-9]+)*), at most 63 - a deployment's name is the
+ * model name its nodes serve it under, so it must be one for them too. */
+bool util_resource_name_valid(const char *name);
+/* A label value of a node or a selector: 1 to 63 of [A-Za-z0-9._-]. */
+bool util_label_value_valid(const char *value);
 /* A dataset URI: scheme://…, 1 to 2048 RFC 3986 characters. */
 bool util_uri_valid(const char *s);
 /* A training run id: 1 to 256 of letters, digits and ._:/@+=- */
