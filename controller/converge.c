@@ -17,15 +17,20 @@
 #include "controller/pass.h"
 #include "util/json.h"
 
+/* The normalised index (driver.h) carries versions as numbers. */
+static int64_t entry_version(const cJSON *e)
+{
+	int64_t v = 0;
+	return util_json_i64(e, "version", &v) == 0 ? v : 0;
+}
+
 const cJSON *node_entry(const pnode *n, const char *served, int64_t version)
 {
 	const cJSON *e;
-	char v[32];
-	snprintf(v, sizeof(v), "%lld", (long long)version);
 	cJSON_ArrayForEach(e, n->index)
 	{
-		const char *name = util_json_str(e, "name"), *ver = util_json_str(e, "version");
-		if (name && ver && !strcmp(name, served) && !strcmp(ver, v))
+		const char *name = util_json_str(e, "name");
+		if (name && !strcmp(name, served) && entry_version(e) == version)
 			return e;
 	}
 	return NULL;
@@ -82,7 +87,7 @@ void refresh(dep *d)
 	run(d, calls, n, d->p->cfg->node_timeout_ms);
 	for (size_t i = 0; i < n; i++) {
 		pnode *pn = calls[i].user;
-		if (calls[i].ok && pn->driver->index(&calls[i]) == 0) {
+		if (calls[i].ok && cJSON_IsArray(calls[i].json)) { /* normalised by ctl_calls_run */
 			cJSON_Delete(pn->index);
 			pn->index = calls[i].json;
 			calls[i].json = NULL;
@@ -152,15 +157,18 @@ static bool node_matches(const dep *d, const pnode *pn, const cJSON *weights, in
 	const cJSON *e;
 	cJSON_ArrayForEach(e, pn->index)
 	{
-		const char *name = util_json_str(e, "name"), *ver = util_json_str(e, "version");
+		const char *name = util_json_str(e, "name");
 		const cJSON *want, *sh;
-		if (!name || !ver || strcmp(name, d->name) != 0)
+		int64_t v = entry_version(e);
+		char ver[32];
+		if (!name || !v || strcmp(name, d->name) != 0)
 			continue;
+		snprintf(ver, sizeof(ver), "%lld", (long long)v);
 		want = cJSON_GetObjectItemCaseSensitive(weights, ver);
 		if (entry_weight(e) != (want ? (int64_t)want->valuedouble : 0))
 			return false;
 		sh = cJSON_GetObjectItemCaseSensitive(e, "shadow");
-		if (cJSON_IsTrue(sh) != (shadow > 0 && atoll(ver) == shadow))
+		if (cJSON_IsTrue(sh) != (shadow > 0 && v == shadow))
 			return false;
 	}
 	/* every weighted version must be there */
@@ -228,8 +236,8 @@ void converge_unload(dep *d, const int64_t *keep, int nkeep)
 			continue;
 		cJSON_ArrayForEach(e, pn->index)
 		{
-			const char *name = util_json_str(e, "name"), *ver = util_json_str(e, "version");
-			int64_t v = ver ? atoll(ver) : 0;
+			const char *name = util_json_str(e, "name");
+			int64_t v = entry_version(e);
 			bool kept = false;
 			if (!name || strcmp(name, d->name) != 0 || v <= 0 || entry_weight(e) > 0)
 				continue;

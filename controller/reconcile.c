@@ -115,7 +115,7 @@ static int nodes_observe(pass *p, const cJSON *snap)
 	ctl_calls_run(calls, k, p->cfg->node_timeout_ms, p->cfg->max_parallel);
 	for (size_t i = 0; i < k; i++) {
 		pnode *pn = calls[i].user;
-		if (calls[i].ok && pn->driver->index(&calls[i]) == 0) {
+		if (calls[i].ok && cJSON_IsArray(calls[i].json)) { /* normalised by ctl_calls_run */
 			pn->reachable = true;
 			pn->index = calls[i].json;
 			calls[i].json = NULL;
@@ -177,7 +177,8 @@ static void deployment_pass(pass *p, const cJSON *row)
 	d.events = cJSON_CreateArray();
 	d.sel = calloc(p->nn + 1, sizeof(pnode *));
 	if (!d.name || !d.model || !d.st || !d.events || !d.sel ||
-	    ctl_steps_from_json(steps, d.steps, &d.nsteps) < 0) {
+	    (cJSON_IsString(steps) ? ctl_steps_parse(steps->valuestring, d.steps, &d.nsteps)
+				   : ctl_steps_preset(util_json_str(row, "strategy"), 0, d.steps, &d.nsteps)) < 0) {
 		LOG_ERROR("deployment %s: unreadable row, skipped", d.name ? d.name : "?");
 		goto done;
 	}
@@ -259,7 +260,8 @@ static void *ctl_main(void *arg)
 {
 	ctl_reconciler *c = arg;
 	int64_t last_gen = -1, last_pass = 0, lease_at = 0, epoch = 0;
-	bool held = false, busy = false, was_held = false;
+	bool held = false, busy = false;
+	int was_held = -1; /* unknown: the first answer is always logged */
 	while (!stopping(c)) {
 		int64_t now = util_now_ms(), gen = -1;
 		bool due;
@@ -270,7 +272,7 @@ static void *ctl_main(void *arg)
 				held = false;
 			}
 			lease_at = now;
-			if (held != was_held)
+			if ((int)held != was_held)
 				LOG_INFO("controller %s the lease (epoch %lld)", held ? "holds" : "does not hold",
 					 (long long)epoch);
 			was_held = held;

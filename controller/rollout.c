@@ -597,6 +597,11 @@ void rollout_step(dep *d)
 		set_message(d, "no node matches the selector");
 		return;
 	}
+	if (d->nsel == 0) { /* nothing to act on: wait for a node to answer */
+		set_message(d, "none of the %zu selected nodes answers", d->nselected);
+		d->p->busy = true;
+		return;
+	}
 	if (!dv) {
 		if (target) { /* the stage was emptied under a rollout: back to stable */
 			dep_event(d, "rollout.superseded", "version %lld dropped: the %s no longer names a version",
