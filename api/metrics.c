@@ -150,5 +150,6 @@ int api_metrics_render(api_server *s, util_buf *o)
 				"# TYPE mlreg_webhook_pending gauge\n"
 				"mlreg_webhook_pending %lld\n",
 				(long long)pending);
+	ctl_metrics_render(o);
 	return 0;
 }

@@ -32,7 +32,13 @@ typedef struct {
 	pnode *nodes;
 	size_t nn;
 	bool busy;
+	int64_t phases[4];        /* deployments by phase after the pass */
+	uint64_t aborts;          /* rollouts aborted in the pass */
 } pass;
+
+/* metrics.c */
+void ctl_metrics_pass(double seconds, const int64_t phase_counts[4], uint64_t node_failures, uint64_t aborted);
+int ctl_phase_index(const char *phase);
 
 /* A deployment during a pass. */
 typedef struct {

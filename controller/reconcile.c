@@ -192,6 +192,15 @@ static void deployment_pass(pass *p, const cJSON *row)
 	rollout_step(&d);
 	if (!util_json_str(d.st, "phase")) /* a deployment never acted on yet */
 		cJSON_AddStringToObject(d.st, "phase", st_int(d.st, "stable_version") ? "Healthy" : "Progressing");
+	p->phases[ctl_phase_index(util_json_str(d.st, "phase"))]++;
+	{
+		const cJSON *e;
+		cJSON_ArrayForEach(e, d.events)
+		{
+			if (!strcmp(util_json_str(e, "kind") ? util_json_str(e, "kind") : "", "rollout.aborted"))
+				p->aborts++;
+		}
+	}
 	if (d.consume_verb || cJSON_GetArraySize(d.events) > 0 || d.changed ||
 	    !cJSON_Compare(before, d.st, true)) {
 		if (reg_ctl_write(p->r, p->epoch, d.id, d.st, d.consume_verb, d.events) < 0)
@@ -208,6 +217,8 @@ int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy)
 	pass p = {.r = r, .cfg = cfg, .epoch = epoch, .now = util_now_ms()};
 	cJSON *snap = NULL;
 	const cJSON *row;
+	int64_t t0 = util_mono_ns();
+	uint64_t failures = 0;
 	int rc;
 	*busy = false;
 	if ((rc = reg_ctl_snapshot(r, &snap)) < 0)
@@ -219,6 +230,9 @@ int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy)
 			deployment_pass(&p, row);
 		}
 		nodes_record(&p);
+		for (size_t i = 0; i < p.nn; i++)
+			failures += p.nodes[i].failed_now;
+		ctl_metrics_pass((double)(util_mono_ns() - t0) / 1e9, p.phases, failures, p.aborts);
 	}
 	*busy = p.busy;
 	nodes_free(&p);

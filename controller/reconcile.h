@@ -36,6 +36,10 @@ const char *ctl_flag_name(int i);
 int ctl_flag_set(ctl_config *c, const char *name, const char *value);
 void ctl_flags_usage(FILE *f);
 
+/* ---- metrics (metrics.c) ---- */
+/* Append the reconciler's metrics (nothing when no pass has run here). */
+void ctl_metrics_render(util_buf *out);
+
 /* `mlreg controller --data DIR [flags]`: a reconciler in its own process
  * (standalone.c).  Returns the process exit status. */
 int ctl_standalone_main(int argc, char **argv);

@@ -334,6 +334,7 @@ static void abort_rollout(dep *d, const char *reason)
 	int64_t target = st_int(d->st, "target_version");
 	drop_target(d);
 	st_set_int(d->st, "rejected_version", target);
+	st_set_str(d->st, "rejected_reason", reason);
 	set_phase(d, "Degraded");
 	set_message(d, "version %lld aborted: %s", (long long)target, reason);
 	dep_event(d, "rollout.aborted", "version %lld aborted: %s", (long long)target, reason);
@@ -633,8 +634,9 @@ void rollout_step(dep *d)
 		}
 		if (dv == rejected) {
 			set_phase(d, "Degraded");
-			set_message(d, "version %lld was rejected; serving version %lld (mlreg rollout retry %s)",
-				    (long long)dv, (long long)stable, d->name);
+			set_message(d, "version %lld aborted: %s; serving version %lld (mlreg rollout retry %s)",
+				    (long long)dv, st_str(d->st, "rejected_reason") ? st_str(d->st, "rejected_reason") : "rejected",
+				    (long long)stable, d->name);
 			steady(d);
 			return;
 		}

@@ -118,5 +118,10 @@ wait_for live 'j["phase"] == "Degraded" and j["rejected_version"] == 4' 60
 assert_contains "$(jq_ 'j["message"]' "$DSTATUS")" "load" "the message names the load failure"
 for i in 1 2 3; do assert_eq "$(node_weights "$i" live)" '{"2": 100}' "node $i still on stable"; done
 
+step "controller metrics on the server"
+assert_eq "$(metric 'mlreg_controller_aborts_total')" 2 "two aborts counted"
+assert_eq "$(metric 'mlreg_controller_deployments{phase="Degraded"}')" 1 "one deployment Degraded"
+assert_gt "$(metric 'mlreg_controller_pass_duration_seconds_count')" 10 "passes counted"
+
 fleet_stop
 stop_server
