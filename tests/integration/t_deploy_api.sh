@@ -9,9 +9,11 @@
 #   - verbs against the rollout phase, deploy status --watch (reprints on a
 #     change, ends at once on a settled rollout, Ctrl-C is exit 0), and rm
 #     of a version a deployment serves.
-# There is no reconciler yet: ctl_state_helper (MLREG_CTL_HELPER) puts a
-# rollout in a phase through the registry calls a reconciler makes
-# (reg_ctl_lease, reg_ctl_write), with the server stopped.
+# The server runs without its reconciler (--no-controller): ctl_state_helper
+# (MLREG_CTL_HELPER) puts a rollout in a phase through the registry calls a
+# reconciler makes (reg_ctl_lease, reg_ctl_write), with the server stopped, so
+# every phase is reached exactly; t_deploy_canary and friends test the
+# reconciler itself.
 source "$(dirname "$0")/lib.sh"
 
 [ -x "${MLREG_CTL_HELPER:-}" ] || fail "MLREG_CTL_HELPER is not set to ctl_state_helper"
@@ -22,10 +24,10 @@ ctl_state() {
 	stop_server
 	"$MLREG_CTL_HELPER" "$DATA" "$@" 2>"$err" || fail "ctl_state_helper $*: $(cat "$err")"
 	check_sanitizer_clean "$err" "ctl_state_helper"
-	start_server "$DATA"
+	start_server "$DATA" --no-controller
 }
 
-start_server "$WORK/data"
+start_server "$WORK/data" --no-controller
 
 step "three versions; production holds v1, @champion v1; an empty stage edge"
 cli_ok stages set staging,production,edge

@@ -118,6 +118,14 @@ wait_for live 'j["phase"] == "Degraded" and j["rejected_version"] == 4' 60
 assert_contains "$(jq_ 'j["message"]' "$DSTATUS")" "load" "the message names the load failure"
 for i in 1 2 3; do assert_eq "$(node_weights "$i" live)" '{"2": 100}' "node $i still on stable"; done
 
+step "show says where a version serves"
+cli_ok show fraud:2 --json
+assert_json 'j["deployments"] == [{"deployment": "live", "role": "stable", "phase": "Degraded", "nodes": [{"name": "n1", "weight": 100, "state": "READY"}, {"name": "n2", "weight": 100, "state": "READY"}, {"name": "n3", "weight": 100, "state": "READY"}]}]' "$OUT" "show --json deployments"
+cli_ok show fraud:2
+assert_contains "$OUT" "live (stable, Degraded): n1 100% n2 100% n3 100%" "show text"
+cli_ok show fraud:1 --json
+assert_json 'j["deployments"] == []' "$OUT" "v1 serves nowhere"
+
 step "controller metrics on the server"
 assert_eq "$(metric 'mlreg_controller_aborts_total')" 2 "two aborts counted"
 assert_eq "$(metric 'mlreg_controller_deployments{phase="Degraded"}')" 1 "one deployment Degraded"

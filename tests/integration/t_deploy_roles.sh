@@ -8,7 +8,7 @@
 # garbage token is 401 on every route; the CLI exits 4 for both.
 source "$(dirname "$0")/lib.sh"
 
-start_server "$WORK/data"
+start_server "$WORK/data" --no-controller
 ROLES=(reader writer approver deployer admin node)
 
 step "tokens for every role; a model, nodes and deployments to remove"
