@@ -212,6 +212,56 @@ done:
 	free(d.sel);
 }
 
+/* A node registered with the controller is managed by it: a model it
+ * serves under a name no deployment has (the deployment was removed) is
+ * unloaded. */
+static void unload_orphans(pass *p, const cJSON *deployments)
+{
+	ctl_call *calls = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < p->nn; i++) {
+		pnode *pn = &p->nodes[i];
+		const cJSON *e;
+		if (!pn->reachable)
+			continue;
+		cJSON_ArrayForEach(e, pn->index)
+		{
+			const char *name = util_json_str(e, "name");
+			const cJSON *d;
+			bool known = false, queued = false;
+			if (!name)
+				continue;
+			cJSON_ArrayForEach(d, deployments)
+			{
+				const char *dn = util_json_str(d, "name");
+				known |= dn && !strcmp(dn, name);
+			}
+			for (size_t k = 0; k < n; k++)
+				queued |= calls[k].user == pn && !strcmp(calls[k].served, name);
+			if (known || queued)
+				continue;
+			if (n == cap) {
+				ctl_call *grown = realloc(calls, (cap = cap ? cap * 2 : 8) * sizeof(*calls));
+				if (!grown)
+					break;
+				calls = grown;
+			}
+			memset(&calls[n], 0, sizeof(calls[n]));
+			calls[n].kind = CTL_CALL_UNLOAD;
+			calls[n].node = pn->node;
+			calls[n].served = name; /* borrowed from pn->index, alive until nodes_free */
+			calls[n].user = pn;
+			n++;
+			LOG_INFO("node %s: unloading '%s', which no deployment serves any more", pn->node.name, name);
+		}
+	}
+	if (n)
+		ctl_calls_run(calls, n, p->cfg->node_timeout_ms, p->cfg->max_parallel);
+	for (size_t k = 0; k < n; k++)
+		ctl_call_release(&calls[k]);
+	free(calls);
+}
+
 int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy)
 {
 	pass p = {.r = r, .cfg = cfg, .epoch = epoch, .now = util_now_ms()};
@@ -229,6 +279,7 @@ int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy)
 			p.now = util_now_ms();
 			deployment_pass(&p, row);
 		}
+		unload_orphans(&p, cJSON_GetObjectItemCaseSensitive(snap, "deployments"));
 		nodes_record(&p);
 		for (size_t i = 0; i < p.nn; i++)
 			failures += p.nodes[i].failed_now;

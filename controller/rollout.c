@@ -345,6 +345,7 @@ static void start_target(dep *d, int64_t version, const char *digest, bool fast)
 	st_set_int(d->st, "target_version", version);
 	st_set_str(d->st, "target_digest", digest);
 	st_set_bool(d->st, "fast", fast);
+	cJSON_DeleteItemFromObjectCaseSensitive(d->st, "wave");
 	st_set_bool(d->st, "paused", false);
 	st_set_item(d->st, "analysis", cJSON_CreateArray());
 	cJSON_DeleteItemFromObjectCaseSensitive(d->st, "weight");
@@ -537,6 +538,44 @@ static void run_steps(dep *d)
 	}
 }
 
+/* The rolling strategy: whole nodes switch from stable to the target, in
+ * waves of --max-unavailable nodes (in the order the nodes are listed),
+ * each wave once the previous one confirmed. */
+static void rolling(dep *d)
+{
+	int64_t stable = st_int(d->st, "stable_version"), target = st_int(d->st, "target_version");
+	int64_t k = 1, wave = st_int(d->st, "wave");
+	size_t upto;
+	dep on = *d, off = *d;
+	cJSON *w_on = weights2(target, 100, stable, 0), *w_off = weights2(stable, 100, target, 0);
+	int rc_on, rc_off;
+	util_json_i64(d->row, "max_unavailable", &k);
+	if (k < 1)
+		k = 1;
+	upto = (size_t)((wave + 1) * k) < d->nsel ? (size_t)((wave + 1) * k) : d->nsel;
+	on.nsel = upto;
+	off.sel = d->sel + upto;
+	off.nsel = d->nsel - upto;
+	rc_on = converge_traffic(&on, w_on, 0);
+	rc_off = off.nsel ? converge_traffic(&off, w_off, 0) : 0;
+	cJSON_Delete(w_on);
+	cJSON_Delete(w_off);
+	if (rc_on != 0 || rc_off != 0) {
+		d->p->busy = true;
+		return;
+	}
+	if (upto >= d->nsel) {
+		cJSON_DeleteItemFromObjectCaseSensitive(d->st, "wave");
+		complete(d);
+		return;
+	}
+	dep_event(d, "rollout.step", "wave %lld: %zu of %zu nodes serve version %lld", (long long)wave + 1, upto, d->nsel,
+		  (long long)target);
+	st_set_int(d->st, "wave", wave + 1);
+	st_set_int(d->st, "progress_at", d->p->now);
+	d->p->busy = true;
+}
+
 static void act_on_verb(dep *d, const char *verb)
 {
 	bool has_target = st_int(d->st, "target_version") != 0;
@@ -693,12 +732,19 @@ void rollout_step(dep *d)
 	}
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d->st, "paused"))) {
 		int64_t w = st_int(d->st, "weight");
-		cJSON *ws = weights2(stable, 100 - (int)w, target, (int)w);
-		converge_traffic(d, ws, 0);
-		cJSON_Delete(ws);
+		const char *strategy = util_json_str(d->row, "strategy");
+		if (!strategy || strcmp(strategy, "rolling") != 0) { /* rolling nodes keep their wave */
+			cJSON *ws = weights2(stable, 100 - (int)w, target, (int)w);
+			converge_traffic(d, ws, 0);
+			cJSON_Delete(ws);
+		}
 		set_phase(d, "Paused");
 		return;
 	}
 	set_phase(d, "Progressing");
-	run_steps(d);
+	if (util_json_str(d->row, "strategy") && !strcmp(util_json_str(d->row, "strategy"), "rolling") &&
+	    cur_step(d) < d->nsteps)
+		rolling(d);
+	else
+		run_steps(d);
 }

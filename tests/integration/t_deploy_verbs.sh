@@ -70,8 +70,14 @@ wait_for verbs 'j["target_version"] == 2 and j["phase"] == "Paused"' 30
 cli_ok rollout promote --full verbs
 wait_for verbs 'j["phase"] == "Healthy" and j["stable_version"] == 2 and j["rejected_version"] is None' 30
 
-step "a shadow step mirrors live traffic"
+step "a removed deployment leaves the nodes"
 cli_ok deploy rm verbs
+for i in 1 2 3; do
+	for ((k = 0; k < 100; k++)); do [ "$(node_weights "$i" verbs)" = '{}' ] && break; sleep 0.1; done
+	assert_eq "$(node_weights "$i" verbs)" '{}' "node $i no longer serves 'verbs'"
+done
+
+step "a shadow step mirrors live traffic"
 cli_ok deploy create shadowed --model fraud --stage staging --selector pool=a --steps 'shadow:3s,weight:100'
 cli_ok promote fraud:1 --to staging
 wait_for shadowed 'j["phase"] == "Healthy" and j["stable_version"] == 1' 30
@@ -85,6 +91,19 @@ assert_json 'j["analysis"][0]["metrics"]["shadow_requests"] > 20' "$DSTATUS" "th
 sh=0
 for i in 1 2 3; do sh=$((sh + $(NURL=${NODE_URLS[$i]} nmetric 'mlreg_node_shadow_requests_total{model="shadowed",version="2"}'))); done
 assert_gt "$sh" 20 "the nodes ran the shadow"
+
+step "rolling: whole nodes switch in waves"
+cli_ok deploy create roll --model fraud --stage production --selector pool=a --strategy rolling --max-unavailable 1 --scale-down-delay 500ms
+wait_for roll 'j["phase"] == "Healthy" and j["stable_version"] == 2' 30
+cli_ok promote fraud:3 --to production
+wait_for roll 'j["phase"] == "Healthy" and j["stable_version"] == 3' 30
+cli_ok deploy events roll --json
+assert_contains "$OUT" "wave 1: 1 of 3 nodes serve version 3" "first wave"
+assert_contains "$OUT" "wave 2: 2 of 3 nodes serve version 3" "second wave"
+for i in 1 2 3; do
+	for ((k = 0; k < 50; k++)); do [ "$(node_weights "$i" roll)" = '{"3": 100}' ] && break; sleep 0.1; done
+	assert_eq "$(node_weights "$i" roll)" '{"3": 100}' "node $i on v3"
+done
 
 fleet_stop
 stop_server
