@@ -189,6 +189,13 @@ void cli_table_release(cli_table *t);
 int cli_version_action(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv,
 		       const char *method, const char *suffix, const char *verb, const char *note);
 
+/* Where versions serve: the deployments list (GET /api/v1/deployments; an
+ * empty array when it cannot be read, e.g. the token may not), and from it
+ * the deployments whose stable or target is model:version as
+ * [{"deployment","role":"stable|target","phase","nodes":[{"name","weight","state"}]}]. */
+cJSON *cli_deployments_fetch(const cli_config *cfg);
+cJSON *cli_deployments_of(const cJSON *all, const char *model, int64_t version);
+
 /* Print versions (objects of the version shape) as a table on stdout. */
 int cli_print_versions(const cJSON *versions);
 

@@ -17,6 +17,7 @@
 #include "cli/client.h"
 #include "cli/lineage_push.h"
 #include "cli/lineage_render.h"
+#include "util/json.h"
 
 #define MAX_OUTPUT ((size_t)1 << 30)
 #define MAX_DEPTH 1000000
@@ -158,6 +159,25 @@ static int build_path(const lineage_args *la, util_buf *path)
 	return error;
 }
 
+/* Every version node gets "deployments": where it serves now (one extra
+ * read of the deployments list, only when the graph holds versions). */
+static void annotate_deployments(const cli_config *cfg, cJSON *graph)
+{
+	cJSON *nodes = cJSON_GetObjectItemCaseSensitive(graph, "nodes"), *n, *all = NULL;
+	cJSON_ArrayForEach(n, nodes)
+	{
+		const char *kind = util_json_str(n, "kind");
+		if (!kind || strcmp(kind, "version") != 0 || !util_json_str(n, "model"))
+			continue;
+		if (!all && !(all = cli_deployments_fetch(cfg)))
+			return;
+		cJSON_DeleteItemFromObjectCaseSensitive(n, "deployments");
+		cJSON_AddItemToObject(n, "deployments",
+				      cli_deployments_of(all, util_json_str(n, "model"), cli_json_int(n, "version", 0)));
+	}
+	cJSON_Delete(all);
+}
+
 static int cmd_lineage_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	lineage_args la;
@@ -182,6 +202,7 @@ static int cmd_lineage_exec(const cli_cmd_entry *self, const cli_config *cfg, in
 		error = mlreg_error_set(MLREG_EIO, "registry sent no lineage graph");
 		goto done;
 	}
+	annotate_deployments(cfg, resp.body);
 	if (la.format == FORMAT_JSON) {
 		error = cli_print_json(resp.body);
 		goto done;

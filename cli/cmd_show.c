@@ -113,59 +113,6 @@ static void print_version(const cJSON *v)
 	print_map("tags", cJSON_GetObjectItemCaseSensitive(v, "tags"));
 }
 
-/* Where the version is deployed: [{"deployment","role":"stable|target",
- * "phase","nodes":[{"name","weight","state"}]}] from the deployments list
- * (a second, read-only request: the version object itself stays as cheap
- * as it is).  A registry or token without access to deployments gives []. */
-static cJSON *deployed_where(const cli_config *cfg, const cJSON *v)
-{
-	cli_client *c = NULL;
-	cli_response resp;
-	cJSON *out = cJSON_CreateArray();
-	const cJSON *d;
-	const char *model = util_json_str(v, "model");
-	int64_t version = cli_json_int(v, "version", 0);
-	memset(&resp, 0, sizeof(resp));
-	if (!out || !model || cli_client_new(&c, cfg) < 0)
-		return out;
-	if (cli_client_json(c, "GET", "/api/v1/deployments", NULL, &resp) == 0)
-		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(resp.body, "deployments"))
-		{
-			const char *role = cli_json_int(d, "stable_version", 0) == version	? "stable"
-					   : cli_json_int(d, "target_version", 0) == version ? "target"
-											       : NULL;
-			const cJSON *n;
-			cJSON *o, *nodes;
-			if (!role || strcmp(cli_json_text(d, "model", ""), model) != 0)
-				continue;
-			o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "deployment", cli_json_text(d, "name", "?"));
-			cJSON_AddStringToObject(o, "role", role);
-			cJSON_AddStringToObject(o, "phase", cli_json_text(d, "phase", "?"));
-			nodes = cJSON_AddArrayToObject(o, "nodes");
-			cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(d, "nodes"))
-			{
-				const cJSON *e;
-				cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(n, "versions"))
-				{
-					cJSON *x;
-					if (cli_json_int(e, "version", 0) != version)
-						continue;
-					x = cJSON_CreateObject();
-					cJSON_AddStringToObject(x, "name", cli_json_text(n, "name", "?"));
-					cJSON_AddNumberToObject(x, "weight", (double)cli_json_int(e, "weight", 0));
-					cJSON_AddStringToObject(x, "state", cli_json_text(e, "state", "?"));
-					cJSON_AddItemToArray(nodes, x);
-				}
-			}
-			cJSON_AddItemToArray(out, o);
-		}
-	mlreg_error_clear();
-	cli_response_release(&resp);
-	cli_client_free(c);
-	return out;
-}
-
 static void print_deployed(const cJSON *where)
 {
 	const cJSON *d, *n;
@@ -190,7 +137,9 @@ static int cmd_show_exec(const cli_cmd_entry *self, const cli_config *cfg, int a
 	const char *refs;
 	int error = cli_version_request(self, cfg, argc, argv, "GET", NULL, &resp, &refs);
 	if (error == 0) {
-		cJSON *where = deployed_where(cfg, resp.body);
+		cJSON *all = cli_deployments_fetch(cfg);
+		cJSON *where = cli_deployments_of(all, util_json_str(resp.body, "model"), cli_json_int(resp.body, "version", 0));
+		cJSON_Delete(all);
 		if (cfg->json) {
 			cJSON_AddItemToObject(resp.body, "deployments", where);
 			where = NULL;

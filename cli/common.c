@@ -509,3 +509,57 @@ int cli_version_action(const cli_cmd_entry *self, const cli_config *cfg, int arg
 	cli_response_release(&resp);
 	return error;
 }
+
+cJSON *cli_deployments_fetch(const cli_config *cfg)
+{
+	cli_client *c = NULL;
+	cli_response resp;
+	cJSON *out = NULL;
+	memset(&resp, 0, sizeof(resp));
+	if (cli_client_new(&c, cfg) == 0 && cli_client_json(c, "GET", "/api/v1/deployments", NULL, &resp) == 0)
+		out = cJSON_DetachItemFromObjectCaseSensitive(resp.body, "deployments");
+	mlreg_error_clear();
+	cli_response_release(&resp);
+	cli_client_free(c);
+	return cJSON_IsArray(out) ? out : (cJSON_Delete(out), cJSON_CreateArray());
+}
+
+cJSON *cli_deployments_of(const cJSON *all, const char *model, int64_t version)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *d;
+	if (!out || !model)
+		return out;
+	cJSON_ArrayForEach(d, all)
+	{
+		const char *role = cli_json_int(d, "stable_version", 0) == version   ? "stable"
+				   : cli_json_int(d, "target_version", 0) == version ? "target"
+										      : NULL;
+		const cJSON *n;
+		cJSON *o, *nodes;
+		if (!role || strcmp(cli_json_text(d, "model", ""), model) != 0)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "deployment", cli_json_text(d, "name", "?"));
+		cJSON_AddStringToObject(o, "role", role);
+		cJSON_AddStringToObject(o, "phase", cli_json_text(d, "phase", "?"));
+		nodes = cJSON_AddArrayToObject(o, "nodes");
+		cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(d, "nodes"))
+		{
+			const cJSON *e;
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(n, "versions"))
+			{
+				cJSON *x;
+				if (cli_json_int(e, "version", 0) != version)
+					continue;
+				x = cJSON_CreateObject();
+				cJSON_AddStringToObject(x, "name", cli_json_text(n, "name", "?"));
+				cJSON_AddNumberToObject(x, "weight", (double)cli_json_int(e, "weight", 0));
+				cJSON_AddStringToObject(x, "state", cli_json_text(e, "state", "?"));
+				cJSON_AddItemToArray(nodes, x);
+			}
+		}
+		cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}

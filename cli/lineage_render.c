@@ -288,6 +288,24 @@ static int put_version(util_buf *b, const rnode *n)
 		error = put_list(b, cJSON_GetObjectItemCaseSensitive(n->obj, "stages"), " [", "]");
 	if (error == 0 && status && strcmp(status, "ready") != 0)
 		error = chained(util_buf_puts(b, " (") || put_str(b, status) || util_buf_puts(b, ")"));
+	/* where it serves (added by the CLI): " <serving: live stable, canary target>" */
+	{
+		const cJSON *deps = cJSON_GetObjectItemCaseSensitive(n->obj, "deployments"), *d;
+		bool first = true;
+		if (!cJSON_IsArray(deps))
+			deps = NULL;
+		cJSON_ArrayForEach(d, deps)
+		{
+			const char *name = text_of(d, "deployment"), *role = text_of(d, "role");
+			if (error || !name || !role)
+				continue;
+			error = chained(util_buf_puts(b, first ? " <serving: " : ", ") || put_str(b, name) ||
+					util_buf_puts(b, " ") || put_str(b, role));
+			first = false;
+		}
+		if (error == 0 && !first)
+			error = util_buf_puts(b, ">");
+	}
 	return error;
 }
 

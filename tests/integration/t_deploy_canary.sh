@@ -125,6 +125,10 @@ cli_ok show fraud:2
 assert_contains "$OUT" "live (stable, Degraded): n1 100% n2 100% n3 100%" "show text"
 cli_ok show fraud:1 --json
 assert_json 'j["deployments"] == []' "$OUT" "v1 serves nowhere"
+cli_ok lineage fraud:2 --json
+assert_json '[n["deployments"] for n in j["nodes"] if n["kind"] == "version"][0][0]["deployment"] == "live"' "$OUT" "lineage nodes say where they serve"
+cli_ok lineage fraud:2
+assert_contains "$OUT" "fraud:2 <serving: live stable>" "lineage text (production names the rejected v3)"
 
 step "controller metrics on the server"
 assert_eq "$(metric 'mlreg_controller_aborts_total')" 2 "two aborts counted"
