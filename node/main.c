@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(s.daemon);
 	node_shadow_stop(s.shadow);
 	node_table_free(s.table);
+	node_runtime_shutdown();
 	node_cache_close(s.cache);
 	pthread_mutex_destroy(&s.persist_mu);
 	free(s.registry_token);

@@ -74,6 +74,10 @@ typedef struct {
 	void (*free)(void *h);
 } node_runtime_ops;
 
+/* Free what the runtimes keep per thread (XGBoost's proxy DMatrices);
+ * call once every thread that predicted has been joined. */
+void node_runtime_shutdown(void);
+
 /* The runtime for a format, or NULL. */
 const node_runtime_ops *node_runtime_find(const char *format);
 /* The formats this node serves, comma-separated ("xgboost"), into out

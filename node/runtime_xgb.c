@@ -40,30 +40,50 @@ static const char predict_config[] = "{\"type\":0,\"training\":false,\"iteration
  * it a Context whose constructor reads the cgroup CPU quota files (two
  * open/read/close each time): half the cost of a one-row prediction.  A
  * proxy holds the caller's array interface until the next call, so it is
- * per thread; freed when its thread ends. */
-static pthread_key_t proxy_key;
-static pthread_once_t proxy_once = PTHREAD_ONCE_INIT;
+ * per thread.  They are freed together at shutdown, after the threads are
+ * joined (node_runtime_shutdown), not in a thread-exit destructor: XGBoost
+ * registers thread_local objects of its own when called there, after the
+ * thread's thread_local destructors already ran, and those would leak.  The
+ * node's threads live as long as it does, so the list does not grow. */
+static pthread_mutex_t proxies_mu = PTHREAD_MUTEX_INITIALIZER;
+static DMatrixHandle *proxies;
+static size_t nproxies, proxies_cap;
 static _Thread_local DMatrixHandle proxy;
-
-static void proxy_free(void *p)
-{
-	XGDMatrixFree(p);
-}
-
-static void proxy_key_make(void)
-{
-	pthread_key_create(&proxy_key, proxy_free);
-}
 
 static DMatrixHandle thread_proxy(void)
 {
-	if (!proxy) {
-		pthread_once(&proxy_once, proxy_key_make);
-		if (XGProxyDMatrixCreate(&proxy) != 0)
-			return proxy = NULL; /* fall back to XGBoost's own per-call proxy */
-		pthread_setspecific(proxy_key, proxy);
+	DMatrixHandle p;
+	if (proxy)
+		return proxy;
+	if (XGProxyDMatrixCreate(&p) != 0)
+		return NULL; /* XGBoost then makes its own per call */
+	pthread_mutex_lock(&proxies_mu);
+	if (nproxies == proxies_cap) {
+		size_t cap = proxies_cap ? proxies_cap * 2 : 16;
+		DMatrixHandle *grown = realloc(proxies, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&proxies_mu);
+			XGDMatrixFree(p);
+			return NULL;
+		}
+		proxies = grown;
+		proxies_cap = cap;
 	}
-	return proxy;
+	proxies[nproxies++] = p;
+	pthread_mutex_unlock(&proxies_mu);
+	return proxy = p;
+}
+
+void node_runtime_shutdown(void)
+{
+	pthread_mutex_lock(&proxies_mu);
+	for (size_t i = 0; i < nproxies; i++)
+		XGDMatrixFree(proxies[i]);
+	free(proxies);
+	proxies = NULL;
+	nproxies = proxies_cap = 0;
+	pthread_mutex_unlock(&proxies_mu);
+	proxy = NULL; /* the calling thread's; the others have ended */
 }
 
 /* XGBoost's last error on this thread, as one clean line. */
