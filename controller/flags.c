@@ -17,7 +17,7 @@ typedef struct {
 } flag;
 
 static const flag flags[] = {
-	{"controller-resync", "a reconciler pass at least this often (default 10s)", 1, 86400000},
+	{"resync", "a reconciler pass at least this often (default 10s)", 1, 86400000},
 	{"controller-tick", "a pass this often while a rollout moves (default 250ms)", 1, 3600000},
 	{"controller-poll", "how often a reconciler looks for changes made by another process (default 1s)", 1, 3600000},
 	{"controller-lease", "how long the reconciler's lease lasts without renewal (default 15s)", 100, 3600000},
@@ -66,7 +66,7 @@ int ctl_flag_set(ctl_config *c, const char *name, const char *value)
 	if (util_duration_ms(value, &v) < 0 || v < fl->min || v > fl->max)
 		return mlreg_error_set(MLREG_EUSAGE, "--%s needs a duration from %lldms to %llds (got '%s')", name,
 				       (long long)fl->min, (long long)(fl->max / 1000), value);
-	if (!strcmp(name, "controller-resync")) c->resync_ms = v;
+	if (!strcmp(name, "resync")) c->resync_ms = v;
 	else if (!strcmp(name, "controller-tick")) c->tick_ms = v;
 	else if (!strcmp(name, "controller-poll")) c->poll_ms = v;
 	else if (!strcmp(name, "controller-lease")) c->lease_ttl_ms = v;

@@ -11,7 +11,7 @@
 #   wait_for NAME EXPR [SECS]  until the Python expression EXPR holds over the status `j`
 #   loadgen_start MODEL RATE / loadgen_stop   live traffic (loadgen.py); LOADGEN_OUT summary
 
-CTL_FLAGS=(--controller-resync 500ms --controller-tick 100ms --controller-poll 200ms --controller-lease 3s
+CTL_FLAGS=(--resync 500ms --controller-tick 100ms --controller-poll 200ms --controller-lease 3s
 	--node-timeout 3s --node-backoff 200ms --node-backoff-max 2s)
 NODE_URLS=() NODE_PIDS=() NODE_CACHES=() NODE_LOGS=()
 LOADGEN_PID="" LOADGEN_OUT=""
