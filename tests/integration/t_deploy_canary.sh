@@ -104,8 +104,8 @@ served3=$((served3 - before3))
 total=$(jq_ 'j["total"]' "$LOADGEN")
 log "v3 answered $served3 of $total requests"
 assert_gt "$served3" 0 "v3 did get traffic"
-# its first weight share (20%) of everything, plus a slack of 10% of the total and 10 requests
-"$SYSPY" -c "import sys; sys.exit(0 if $served3 <= 0.3 * $total + 10 else 1)" || fail "v3 served $served3 of $total requests"
+# at most its first weight share (20%) of everything, plus a slack of 10 requests
+"$SYSPY" -c "import sys; sys.exit(0 if $served3 <= 0.2 * $total + 10 else 1)" || fail "v3 served $served3 of $total requests"
 assert_json '"aborted" in j["message"] and j["analysis"][-1]["result"] == "Failed"' "$DSTATUS" "status says why"
 cli_ok show fraud:production --json
 assert_eq "$(jq_ 'j["version"]' "$OUT")" 3 "the stage still names the rejected version"
