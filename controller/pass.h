@@ -32,6 +32,7 @@ typedef struct {
 	pnode *nodes;
 	size_t nn;
 	bool busy;
+	int64_t due_at;           /* 0, or when something falls due (a scale-down): pass then */
 	int64_t phases[4];        /* deployments by phase after the pass */
 	uint64_t aborts;          /* rollouts aborted in the pass */
 } pass;

@@ -130,19 +130,27 @@ static int nodes_observe(pass *p, const cJSON *snap)
 	return 0;
 }
 
-/* Persist what each node showed, and its backoff. */
+/* Persist what each node showed, and its backoff: one transaction for
+ * the whole pass. */
 static void nodes_record(pass *p)
 {
+	int64_t *ids = calloc(p->nn + 1, sizeof(int64_t)), *fails = calloc(p->nn + 1, sizeof(int64_t));
+	int64_t *next = calloc(p->nn + 1, sizeof(int64_t));
+	cJSON **obs = calloc(p->nn + 1, sizeof(cJSON *));
+	size_t k = 0;
+	if (!ids || !fails || !next || !obs)
+		goto done;
 	for (size_t i = 0; i < p->nn; i++) {
 		pnode *pn = &p->nodes[i];
 		cJSON *o;
-		int64_t fails, next = 0;
 		if (pn->skip)
 			continue;
-		fails = pn->failed_now ? pn->fails + 1 : 0;
-		if (fails)
-			next = p->now + ctl_backoff_ms(p->cfg->backoff_ms, p->cfg->backoff_max_ms, fails,
-						       (double)(rand() % 1000) / 999.0);
+		ids[k] = pn->id;
+		fails[k] = pn->failed_now ? pn->fails + 1 : 0;
+		next[k] = 0;
+		if (fails[k])
+			next[k] = p->now + ctl_backoff_ms(p->cfg->backoff_ms, p->cfg->backoff_max_ms, fails[k],
+							  (double)(rand() % 1000) / 999.0);
 		o = cJSON_CreateObject();
 		cJSON_AddBoolToObject(o, "healthy", pn->reachable && !pn->failed_now);
 		cJSON_AddNumberToObject(o, "at", (double)p->now);
@@ -151,10 +159,17 @@ static void nodes_record(pass *p)
 		else
 			cJSON_AddNullToObject(o, "error");
 		cJSON_AddItemToObject(o, "models", pn->index ? cJSON_Duplicate(pn->index, 1) : cJSON_CreateArray());
-		if (reg_ctl_node_observed(p->r, p->epoch, pn->id, o, fails, next) < 0)
-			LOG_WARN("cannot record node %s: %s", pn->node.name, mlreg_error_last());
-		cJSON_Delete(o);
+		obs[k++] = o;
 	}
+	if (k && reg_ctl_nodes_observed(p->r, p->epoch, k, ids, obs, fails, next) < 0)
+		LOG_WARN("cannot record %zu node observations: %s", k, mlreg_error_last());
+done:
+	for (size_t i = 0; i < k; i++)
+		cJSON_Delete(obs[i]);
+	free(obs);
+	free(ids);
+	free(fails);
+	free(next);
 }
 
 /* ------------------------------------------------------------------ */
@@ -262,7 +277,7 @@ static void unload_orphans(pass *p, const cJSON *deployments)
 	free(calls);
 }
 
-int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy)
+int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy, int64_t *due_at)
 {
 	pass p = {.r = r, .cfg = cfg, .epoch = epoch, .now = util_now_ms()};
 	cJSON *snap = NULL;
@@ -286,6 +301,7 @@ int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy)
 		ctl_metrics_pass((double)(util_mono_ns() - t0) / 1e9, p.phases, failures, p.aborts);
 	}
 	*busy = p.busy;
+	*due_at = p.due_at;
 	nodes_free(&p);
 	cJSON_Delete(snap);
 	return rc;
@@ -324,7 +340,7 @@ static bool stopping(ctl_reconciler *c)
 static void *ctl_main(void *arg)
 {
 	ctl_reconciler *c = arg;
-	int64_t last_gen = -1, last_pass = 0, lease_at = 0, epoch = 0;
+	int64_t last_gen = -1, last_pass = 0, lease_at = 0, epoch = 0, due_at = 0;
 	bool held = false, busy = false;
 	int was_held = -1; /* unknown: the first answer is always logged */
 	while (!stopping(c)) {
@@ -344,16 +360,19 @@ static void *ctl_main(void *arg)
 		}
 		if (reg_ctl_generation(c->r, &gen) < 0)
 			gen = -1;
-		due = held && (gen != last_gen || now - last_pass >= (busy ? c->cfg.tick_ms : c->cfg.resync_ms));
+		due = held && (gen != last_gen || now - last_pass >= (busy ? c->cfg.tick_ms : c->cfg.resync_ms) ||
+			       (due_at && now >= due_at));
 		if (due) {
 			last_gen = gen;
 			last_pass = now;
-			if (ctl_pass(c->r, &c->cfg, epoch, &busy) < 0)
+			if (ctl_pass(c->r, &c->cfg, epoch, &busy, &due_at) < 0)
 				LOG_WARN("controller pass: %s", mlreg_error_last());
 			continue; /* see at once whether the pass's own writes call for another */
 		}
 		{
 			int64_t wait = held ? (busy ? c->cfg.tick_ms : c->cfg.resync_ms) - (now - last_pass) : c->cfg.poll_ms;
+			if (held && due_at && due_at - now < wait)
+				wait = due_at - now;
 			if (wait > c->cfg.poll_ms)
 				wait = c->cfg.poll_ms;
 			if (held && wait > c->cfg.lease_ttl_ms / 3)

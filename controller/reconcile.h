@@ -55,7 +55,8 @@ void ctl_stop(ctl_reconciler *c);
 
 /* One pass over every deployment (the thread calls it; tests may too).
  * epoch: the lease epoch held.  *busy: some rollout is moving (the next
- * pass should come after tick_ms, not resync_ms). */
-int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy);
+ * pass should come after tick_ms, not resync_ms).  *due_at: 0, or the time
+ * (ms) something falls due, such as a scale-down: a pass then. */
+int ctl_pass(reg_registry *r, const ctl_config *cfg, int64_t epoch, bool *busy, int64_t *due_at);
 
 #endif

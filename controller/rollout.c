@@ -385,7 +385,9 @@ static void steady(dep *d)
 			next = e->next;
 			if (at > d->p->now && nkeep < 64) {
 				keep[nkeep++] = v;
-				d->p->busy = true;
+				/* nothing moves until then: a pass at that time, not every tick */
+				if (!d->p->due_at || at < d->p->due_at)
+					d->p->due_at = at;
 			} else {
 				cJSON_Delete(cJSON_DetachItemViaPointer(sd, e));
 			}

@@ -139,5 +139,11 @@ int reg_ctl_write(reg_registry *r, int64_t epoch, int64_t deployment_id, const c
  * MLREG_ENOTFOUND when the node is gone.  (blocking) */
 int reg_ctl_node_observed(reg_registry *r, int64_t epoch, int64_t node_id, const cJSON *observed, int64_t fails,
 			  int64_t next_try_at);
+/* The same for n nodes in ONE write transaction (one fsync for a pass, not
+ * one per node).  A node that is gone is skipped.  Fenced like
+ * reg_ctl_write; MLREG_EINVALID when an observation is invalid (nothing is
+ * written).  (blocking) */
+int reg_ctl_nodes_observed(reg_registry *r, int64_t epoch, size_t n, const int64_t *node_ids,
+			   cJSON *const *observed, const int64_t *fails, const int64_t *next_try_at);
 
 #endif

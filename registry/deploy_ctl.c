@@ -410,3 +410,39 @@ int reg_ctl_node_observed(reg_registry *r, int64_t epoch, int64_t node_id, const
 	free(text);
 	return promo_finish(r, tx, rc);
 }
+
+int reg_ctl_nodes_observed(reg_registry *r, int64_t epoch, size_t n, const int64_t *node_ids,
+			   cJSON *const *observed, const int64_t *fails, const int64_t *next_try_at)
+{
+	reg_tx *tx = NULL;
+	char **text = calloc(n + 1, sizeof(char *));
+	int rc = 0;
+	if (!text)
+		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!observed[i] || cJSON_IsNull(observed[i]))
+			continue;
+		if (!cJSON_IsObject(observed[i]) || !all_finite(observed[i], 1))
+			rc = mlreg_error_set(MLREG_EINVALID, "node observation must be an object with finite numbers");
+		else if (!(text[i] = cJSON_PrintUnformatted(observed[i])))
+			rc = mlreg_error_set(MLREG_ENOMEM, "out of memory");
+		else if (strlen(text[i]) > MAX_STATE)
+			rc = mlreg_error_set(MLREG_EINVALID, "node observation larger than %d bytes", MAX_STATE);
+		else if (fails[i] < 0 || next_try_at[i] < 0)
+			rc = mlreg_error_set(MLREG_EINVALID, "node fails and next_try_at must not be negative");
+	}
+	if (rc == 0 && (rc = META(r)->begin(r->meta, &tx)) == 0) {
+		int64_t now = util_now_ms();
+		if ((rc = fence(r, tx, epoch)) == 0)
+			for (size_t i = 0; i < n && rc == 0; i++) {
+				rc = META(r)->node_observe(tx, node_ids[i], text[i], fails[i], next_try_at[i], now);
+				if (rc == MLREG_ENOTFOUND) /* removed meanwhile */
+					rc = 0;
+			}
+		rc = promo_finish(r, tx, rc);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(text[i]);
+	free(text);
+	return rc;
+}

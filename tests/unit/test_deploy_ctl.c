@@ -116,6 +116,25 @@ static void stale_epoch_writes_nothing(void **state)
 	/* gone rows */
 	assert_int_equal(ctl_write(t, b, id + 100, "{\"phase\":\"Healthy\"}", false, NULL), MLREG_ENOTFOUND);
 	assert_int_equal(reg_ctl_node_observed(t->r, b, node + 100, obs, 0, 0), MLREG_ENOTFOUND);
+
+	/* a pass's observations in one transaction: fenced, and a node removed
+	 * meanwhile is skipped, not an error */
+	{
+		int64_t ids[2] = {node + 100, node}, fails[2] = {0, 5}, next[2] = {0, 1234};
+		cJSON *o2 = J("{\"healthy\":true,\"error\":null,\"models\":[]}");
+		cJSON *obs2[2] = {o2, o2};
+		assert_int_equal(reg_ctl_nodes_observed(t->r, a, 2, ids, obs2, fails, next), MLREG_ECONFLICT);
+		sn = snap_all(t);
+		assert_int_equal(jnum(cJSON_GetObjectItem(sn, "nodes")->child, "fails"), 3); /* unchanged */
+		cJSON_Delete(sn);
+		assert_int_equal(reg_ctl_nodes_observed(t->r, b, 2, ids, obs2, fails, next), 0);
+		sn = snap_all(t);
+		assert_int_equal(jnum(cJSON_GetObjectItem(sn, "nodes")->child, "fails"), 5);
+		assert_int_equal(jnum(cJSON_GetObjectItem(sn, "nodes")->child, "next_try_at"), 1234);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(sn, "nodes")->child, "observed"), "healthy")));
+		cJSON_Delete(sn);
+		cJSON_Delete(o2);
+	}
 	cJSON_Delete(obs);
 	assert_audit_ok(t);
 }
