@@ -250,5 +250,8 @@ extern const cli_cmd_entry cli_cmd_rollout_resume_entry;
 extern const cli_cmd_entry cli_cmd_rollout_promote_entry;
 extern const cli_cmd_entry cli_cmd_rollout_abort_entry;
 extern const cli_cmd_entry cli_cmd_rollout_retry_entry;
+/* bundles (docs/bundles.md) */
+extern const cli_cmd_entry cli_cmd_export_entry;
+extern const cli_cmd_entry cli_cmd_import_entry;
 
 #endif

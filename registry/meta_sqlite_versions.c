@@ -98,6 +98,8 @@ int sq_version_insert(reg_tx *tx, int64_t model_id, const char *manifest_digest,
 	sqlite3_bind_int64(st, 1, model_id);
 	num = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
 	sqlite3_reset(st);
+	if (*number > 0) /* an import keeps the number its signatures cover */
+		num = *number;
 	if (!(st = sq_stmt(W(tx), ins)))
 		return MLREG_EIO;
 	sqlite3_bind_int64(st, 1, model_id);

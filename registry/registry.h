@@ -241,6 +241,16 @@ int reg_dataset_list(reg_registry *r, const char *name, int64_t limit, int64_t o
 /* id: sha256:<hex> or uri:<uri>; with "dependents" (transitively) */
 int reg_dataset_get(reg_registry *r, const char *id, int64_t max_nodes, cJSON **out);
 
+/* ---- bundle import (bundle_import.c, docs/bundles.md) ---- */
+/* Create the versions of a bundle index whose blobs are already stored,
+ * each with its source number, metadata and lineage, in one transaction
+ * with one `bundle.import` audit entry per version.  A number that already
+ * holds the same digest is skipped; another digest is MLREG_ECONFLICT and
+ * nothing is imported.  MLREG_EINTEGRITY when a file list does not hash to
+ * its version's digest or a blob's size differs.  *out:
+ * {"imported":[{"model","version","digest"}],"skipped":[…]}.  (blocking) */
+int reg_bundle_import(reg_registry *r, const reg_principal *who, const cJSON *index, cJSON **out);
+
 /* ---- archive (archive.c): a version as a tar stream, pulled in chunks ---- */
 typedef struct reg_archive reg_archive;
 int reg_archive_open(reg_registry *r, const char *model, int64_t number, reg_archive **out);

@@ -73,6 +73,13 @@ cJSON *deploy_node_public(const cJSON *row);
 /* The status object of a deployment row, with the nodes rows (all of them:
  * the selector picks) read inside the same tx; caller frees *out. */
 int deploy_status_of(reg_registry *r, reg_tx *tx, const cJSON *row, const cJSON *nodes, cJSON **out);
+/* Shared by versions.c and bundle_import.c: check a version body's
+ * description, metrics, params and tags; read a small blob whole (caller
+ * frees *data; EINVALID past max); store bytes as a blob (durable, no row:
+ * the caller records it inside its transaction). */
+int reg_version_validate_metadata(const cJSON *body);
+int reg_blob_read_small(reg_registry *r, const char *digest, size_t max, char **data, size_t *len);
+int reg_blob_store_bytes(reg_registry *r, const char *data, size_t len, char digest[UTIL_DIGEST_LEN + 1]);
 /* Shorthands for a write transaction with an audit entry. */
 #define META(r) ((r)->meta->ops)
 

@@ -169,7 +169,9 @@ typedef struct {
 	int (*model_get)(reg_meta *m, const char *name, cJSON **out);
 	int (*model_list)(reg_meta *m, const char *prefix, const cJSON *tags, int64_t limit, int64_t offset, cJSON **out);
 
-	/* versions: insert allocates the next number inside tx */
+	/* versions: insert allocates the next number inside tx when *number
+	 * is 0 on entry; a positive *number is taken as given (a bundle import
+	 * keeps the source's numbers; the caller checked that it is free) */
 	int (*version_insert)(reg_tx *tx, int64_t model_id, const char *manifest_digest, uint64_t size,
 			      const cJSON *files, const cJSON *metrics, const cJSON *params, const cJSON *tags,
 			      const char *description, const char *format, const char *schema_json,

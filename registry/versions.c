@@ -45,7 +45,7 @@ int reg_validate_tags(const cJSON *tags, bool allow_null)
 	return 0;
 }
 
-static int validate_metadata(const cJSON *body)
+int reg_version_validate_metadata(const cJSON *body)
 {
 	const cJSON *metrics = cJSON_GetObjectItem(body, "metrics"), *params = cJSON_GetObjectItem(body, "params");
 	const cJSON *desc = cJSON_GetObjectItem(body, "description");
@@ -94,7 +94,7 @@ int reg_model_create(reg_registry *r, const reg_principal *who, const cJSON *bod
 	int64_t id;
 	bool created;
 	int rc;
-	if ((rc = check_model_name(name)) < 0 || (rc = validate_metadata(body)) < 0 || (rc = reg_validate_tags(tags, false)) < 0)
+	if ((rc = check_model_name(name)) < 0 || (rc = reg_version_validate_metadata(body)) < 0 || (rc = reg_validate_tags(tags, false)) < 0)
 		return rc;
 	if ((rc = META(r)->begin(r->meta, &tx)) < 0)
 		return rc;
@@ -155,7 +155,7 @@ int reg_model_tag(reg_registry *r, const reg_principal *who, const char *name, c
 }
 
 /* ---- versions ---- */
-static int read_blob_small(reg_registry *r, const char *digest, size_t max, char **data, size_t *len)
+int reg_blob_read_small(reg_registry *r, const char *digest, size_t max, char **data, size_t *len)
 {
 	int fd, rc;
 	uint64_t size;
@@ -170,7 +170,7 @@ static int read_blob_small(reg_registry *r, const char *digest, size_t max, char
 	return rc;
 }
 
-static int store_bytes(reg_registry *r, const char *data, size_t len, char digest[UTIL_DIGEST_LEN + 1])
+int reg_blob_store_bytes(reg_registry *r, const char *data, size_t len, char digest[UTIL_DIGEST_LEN + 1])
 {
 	reg_blob_tmp *t = NULL;
 	uint64_t size;
@@ -235,7 +235,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 	char digest[UTIL_DIGEST_LEN + 1], req_hash[65];
 	size_t mlen, cfglen;
 	uint64_t total = 0;
-	int64_t model_id, number, vid, now;
+	int64_t model_id, number = 0, vid, now;
 	bool created, gated = false;
 	reg_tx *tx = NULL;
 	int rc;
@@ -247,7 +247,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 		return mlreg_error_set(MLREG_EINVALID, "request body must be a JSON object");
 	if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > 200))
 		return mlreg_error_set(MLREG_EINVALID, "Idempotency-Key must be 1 to 200 characters");
-	if ((rc = validate_metadata(body)) < 0 || (rc = reg_lineage_validate(cJSON_GetObjectItem(body, "lineage"))) < 0 ||
+	if ((rc = reg_version_validate_metadata(body)) < 0 || (rc = reg_lineage_validate(cJSON_GetObjectItem(body, "lineage"))) < 0 ||
 	    (rc = reg_manifest_normalise(cJSON_GetObjectItem(body, "files"), r->cfg.max_files, &files, &total)) < 0)
 		return rc;
 	req_text = cJSON_PrintUnformatted(body);
@@ -311,7 +311,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 	for (const cJSON *f = files->child; f; f = f->next) {
 		if (strcmp(util_json_str(f, "path"), MODEL_CONFIG) != 0)
 			continue;
-		if ((rc = read_blob_small(r, util_json_str(f, "digest"), MODEL_CONFIG_MAX, &cfg, &cfglen)) < 0 ||
+		if ((rc = reg_blob_read_small(r, util_json_str(f, "digest"), MODEL_CONFIG_MAX, &cfg, &cfglen)) < 0 ||
 		    (rc = util_model_config_parse(cfg, cfglen, &schema)) < 0)
 			goto done;
 		schema_text = cJSON_PrintUnformatted(schema);
@@ -322,7 +322,7 @@ int reg_version_create(reg_registry *r, const reg_principal *who, const char *mo
 	 * that references the files), gc must not run */
 	pthread_rwlock_rdlock(&r->blob_gate);
 	gated = true;
-	if ((rc = store_bytes(r, manifest, mlen, digest)) < 0)
+	if ((rc = reg_blob_store_bytes(r, manifest, mlen, digest)) < 0)
 		goto done;
 
 	now = util_now_ms();
@@ -427,7 +427,7 @@ int reg_version_manifest(reg_registry *r, const char *model, int64_t number, cha
 		return rc;
 	rc = META(r)->version_digest(tx, model, number, digest);
 	META(r)->commit(tx);
-	return rc < 0 ? rc : read_blob_small(r, digest, (size_t)1 << 30, data, len);
+	return rc < 0 ? rc : reg_blob_read_small(r, digest, (size_t)1 << 30, data, len);
 }
 
 int reg_version_search(reg_registry *r, const reg_search_query *q, cJSON **out)
