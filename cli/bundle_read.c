@@ -166,14 +166,14 @@ static int check_limits(reader *r, const char *shown, uint64_t entry_bytes)
 {
 	int64_t comp = archive_filter_bytes(r->a, -1);
 	if (entry_bytes > r->lim->max_entry_size)
-		return mlreg_error_set(MLREG_ETOOBIG, "bundle entry '%s' is larger than %llu bytes (--max-entry-size)", shown,
+		return mlreg_error_set(MLREG_ETOOBIG, "bundle refused: entry '%s' is larger than %llu bytes (--max-entry-size)", shown,
 				       (unsigned long long)r->lim->max_entry_size);
 	if (r->total > r->lim->max_size)
-		return mlreg_error_set(MLREG_ETOOBIG, "bundle holds more than %llu bytes (--max-size), at entry '%s'",
+		return mlreg_error_set(MLREG_ETOOBIG, "bundle refused: it holds more than %llu bytes (--max-size), at entry '%s'",
 				       (unsigned long long)r->lim->max_size, shown);
 	if (r->total > RATIO_FLOOR && comp > 0 && r->total / (uint64_t)comp >= r->lim->max_ratio)
 		return mlreg_error_set(MLREG_ETOOBIG,
-				       "bundle expands more than %llu times (--max-ratio): %llu bytes from %lld compressed, at entry '%s'",
+				       "bundle refused: it expands more than %llu times (--max-ratio): %llu bytes from %lld compressed, at entry '%s'",
 				       (unsigned long long)r->lim->max_ratio, (unsigned long long)r->total, (long long)comp, shown);
 	return 0;
 }
@@ -193,13 +193,13 @@ static int read_small(reader *r, const char *shown, size_t max, char **out, size
 		if ((rc = check_limits(r, shown, n)) < 0)
 			break;
 		if (util_buf_put(&buf, chunk, (size_t)got) < 0) {
-			rc = mlreg_error_set(MLREG_ETOOBIG, "bundle entry '%s' is larger than %zu bytes%s", shown, max,
+			rc = mlreg_error_set(MLREG_ETOOBIG, "bundle refused: entry '%s' is larger than %zu bytes%s", shown, max,
 					     max == MAX_SIG ? "" : " (--max-index)");
 			break;
 		}
 	}
 	if (rc == 0 && got < 0)
-		rc = mlreg_error_set(MLREG_EINVALID, "cannot read bundle entry '%s': %s", shown, archive_error_string(r->a));
+		rc = mlreg_error_set(MLREG_EINVALID, "bundle refused: cannot read entry '%s': %s", shown, archive_error_string(r->a));
 	if (rc < 0) {
 		util_buf_release(&buf);
 		return rc;
@@ -253,7 +253,7 @@ static int read_blob(reader *r, const char *name, const char *shown)
 		}
 	}
 	if (rc == 0 && got < 0)
-		rc = mlreg_error_set(MLREG_EINVALID, "cannot read bundle entry '%s': %s", shown, archive_error_string(r->a));
+		rc = mlreg_error_set(MLREG_EINVALID, "bundle refused: cannot read entry '%s': %s", shown, archive_error_string(r->a));
 	if (close(fd) < 0 && rc == 0)
 		rc = mlreg_error_set(MLREG_EIO, "cannot stage bundle entry '%s': %s", shown, strerror(errno));
 	if (rc < 0) {
@@ -262,7 +262,7 @@ static int read_blob(reader *r, const char *name, const char *shown)
 	}
 	util_sha256_final(h, got_digest);
 	if (strcmp(got_digest + 7, hex) != 0)
-		return mlreg_error_set(MLREG_EINTEGRITY, "bundle entry '%s' does not hash to its name (its bytes hash to %s)", shown,
+		return mlreg_error_set(MLREG_EINTEGRITY, "bundle refused: entry '%s' does not hash to its name (its bytes hash to %s)", shown,
 				       got_digest);
 	bl->size = n;
 	return 0;

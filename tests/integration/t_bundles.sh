@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# t_bundles: `mlreg export` from registry A and `mlreg import` into a fresh
+# registry B (two real servers), docs/bundles.md.
+#   - versions keep their numbers, digests, files, metadata (metrics,
+#     params, tags, description, schema, author, time) and lineage
+#     (datasets, parents, git commit, run); `pull` from B gives the bytes
+#     pushed to A; gzip and zstd bundles import the same;
+#   - re-import is a no-op (all skipped, no audit entry);
+#   - a number taken with another digest: 409, exit 6, nothing imported;
+#   - a writer may not import (exit 4);
+#   - hostile bundles (make_hostile_bundles.py): '..', absolute path,
+#     symlink chain, hard link, character device, fifo, unknown name,
+#     folder, too many entries, gzip bomb, oversized entry, blob not
+#     matching its name, manifest not matching its digest, extra and
+#     missing blobs, signatures that cannot verify, duplicate entries, no
+#     index, not a tar, truncated - each refused with a message naming the
+#     entry and the documented exit (6 integrity, 1 otherwise), nothing
+#     written outside the private temp folder (canaries), the temp folder
+#     gone, nothing visible in B (same models, same blob count, same audit).
+source "$(dirname "$0")/lib.sh"
+
+SRC=${MLREG_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+
+start_server "$WORK/A"
+A_PID=$PID A_URL=$URL A_ADMIN=$ADMIN
+track_bg "$A_PID"
+start_server "$WORK/B"
+B_PID=$PID B_URL=$URL B_ADMIN=$ADMIN
+on_a() { URL=$A_URL TOKEN=$A_ADMIN DATA="$WORK/A"; }
+on_b() { URL=$B_URL TOKEN=$B_ADMIN DATA="$WORK/B"; }
+
+# import runs with a private TMPDIR so leftovers are visible
+export TMPDIR="$WORK/tmp"
+mkdir -p "$TMPDIR"
+
+step "versions in A"
+on_a
+mkdir -p "$WORK/m1" "$WORK/m2" "$WORK/m3" "$WORK/clash"
+rand_file "$WORK/m1/weights.bin" 300000
+printf '{"format":"xgboost","file":"model.json","inputs":[{"name":"x","datatype":"FP32","shape":[-1,4]}],"outputs":[{"name":"y","datatype":"FP32","shape":[-1]}]}' >"$WORK/m1/mlreg-model.json"
+printf '{}' >"$WORK/m1/model.json"
+printf 'v2 config\n' >"$WORK/m2/config.txt"
+cp "$WORK/m1/weights.bin" "$WORK/m2/weights.bin" # shared blob: once in the bundle
+printf 'other\n' >"$WORK/m3/o.txt"
+printf 'a clash\n' >"$WORK/clash/c.txt"
+cli_ok push fraud "$WORK/m1" --metric acc=0.93 --param lr=0.1 --tag team=risk --description "first" -q
+mkdir -p "$WORK/repo" && printf 'train()\n' >"$WORK/repo/train.py"
+git -C "$WORK/repo" init -q && git -C "$WORK/repo" add train.py &&
+	git -C "$WORK/repo" -c user.name=t -c user.email=t@example.com commit -qm one || fail "git repository"
+printf 'change\n' >>"$WORK/repo/train.py" # dirty, with a changed path
+cli_ok push fraud "$WORK/m2" --parent fraud:1 --dataset train=s3://bucket/train.csv --dataset labels="$WORK/m3" \
+	--run run-7 --run-url https://ci.example/7 --git="$WORK/repo" -q
+cli_ok push risk/other "$WORK/m3" -q
+cli_ok push clash "$WORK/clash" -q
+
+step "export"
+cli_ok export fraud:1 fraud:2 risk/other:1 -o "$WORK/good.tar" --json
+assert_json 'len(j["versions"]) == 3 and j["blobs"] == 8 and j["signed"] == False' "$OUT" "export summary"
+[ "$(stat -c %a "$WORK/good.tar")" = 644 ] || fail "bundle mode is $(stat -c %a "$WORK/good.tar"), expected 644"
+ls -a "$WORK" | grep -q '\.mlreg-export\.\|good\.tar\.tmp' && fail "export left its staging folder or temp file"
+tar tf "$WORK/good.tar" >"$WORK/entries" || fail "the bundle is not a tar"
+assert_eq "$(head -1 "$WORK/entries")" "mlreg-bundle.json" "first entry"
+assert_eq "$(grep -c '^blobs/sha256/[0-9a-f]\{64\}$' "$WORK/entries")" 8 "blob entries (each blob once)"
+cli_ok export fraud:2 fraud:1 risk/other:1 -o "$WORK/good.tar.gz" --compress gzip -q
+cli_ok export fraud:1 -o "$WORK/zstd.tar.zst" --compress zstd -q
+cli_ok export clash:1 fraud:1 -o "$WORK/clash.tar" -q
+cli export fraud:9 -o "$WORK/none.tar"
+expect_rc 5 "export of a missing version"
+[ -e "$WORK/none.tar" ] && fail "a failed export left a bundle"
+cli export fraud:1
+expect_rc 2 "export without -o"
+
+# What B looks like; hostile imports must leave it exactly so.
+b_state() {
+	on_b
+	cli_ok ls --json
+	local models
+	models=$(jq_ '" ".join(sorted("%s:%s" % (m["name"], m["latest_version"]) for m in j["models"]))' "$OUT")
+	cli_ok audit --json
+	echo "$models | blobs $(blob_count "$WORK/B") | audit $(jq_ 'len(j["entries"])' "$OUT")"
+}
+
+step "conflict: a number taken with another digest"
+on_b
+mkdir -p "$WORK/bclash" && printf 'B has its own\n' >"$WORK/bclash/c.txt"
+cli_ok push clash "$WORK/bclash" -q
+BEFORE=$(b_state)
+cli import "$WORK/clash.tar"
+expect_rc 6 "import over a taken number"
+assert_contains "$ERR" "clash:1 already exists here" "conflict message"
+on_b
+cli show fraud:1
+expect_rc 5 "nothing of a conflicting bundle is imported"
+AFTER=$(b_state)
+assert_eq "${AFTER%% |*}" "${BEFORE%% |*}" "models after the conflict"
+assert_eq "${AFTER##*audit }" "${BEFORE##*audit }" "audit after the conflict"
+
+step "a writer may not import"
+on_b
+cli_ok token create w1 --role writer --json
+WTOK=$(jq_ 'j["token"]' "$OUT")
+TOKEN=$WTOK cli import "$WORK/good.tar"
+expect_rc 4 "writer import"
+
+# ---------------------------------------------------------------- hostile
+step "hostile bundles"
+CANARY_NAME="mlreg-canary-$RANDOM$RANDOM"
+mkdir -p "$WORK/deep/er"
+"${PY[@]}" "$SRC/tests/integration/make_hostile_bundles.py" "$WORK/good.tar" "$WORK/hostile" \
+	"../../$CANARY_NAME" "/tmp/$CANARY_NAME-abs" || fail "make_hostile_bundles.py failed"
+BEFORE=$(b_state)
+# bundle  exit  what the message must say  [extra flags]
+while read -r name want msg flags; do
+	on_b
+	cd "$WORK/deep/er"
+	# shellcheck disable=SC2086
+	cli import "$WORK/hostile/$name" $flags
+	cd "$WORK"
+	expect_rc "$want" "import of $name"
+	assert_contains "$ERR" "${msg//_/ }" "message for $name"
+	assert_contains "$ERR" "refused" "refusal for $name"
+	[ -z "$(ls -A "$TMPDIR")" ] || fail "$name: the temp folder was left behind: $(ls -A "$TMPDIR")"
+	for c in "$WORK/$CANARY_NAME" "$WORK/deep/$CANARY_NAME" "/tmp/$CANARY_NAME" "/tmp/$CANARY_NAME-abs" \
+		"$(dirname "$WORK")/$CANARY_NAME" "/etc/passwd.mlreg" "$WORK/deep/er/blobs" "$WORK/deep/er/l2"; do
+		[ -e "$c" ] && fail "$name: wrote $c"
+	done
+	AFTER=$(b_state)
+	assert_eq "$AFTER" "$BEFORE" "registry B after $name"
+	log "refused $name: $(printf '%s' "$ERR" | head -c 200)"
+done <<'EOF'
+dotdot.tar 1 ../../mlreg-canary
+absolute.tar 1 is_an_absolute_path
+dotdot_blob.tar 1 a_path_with_'..'
+symlink_chain.tar 1 'blobs'_is_a_symbolic_link
+symlink_blob.tar 1 is_a_symbolic_link
+hardlink.tar 1 is_a_hard_link
+chardev.tar 1 is_a_character_device
+fifo.tar 1 'mlreg-bundle.sig'_is_a_fifo
+unknown_name.tar 1 'README'_is_not_a_bundle_entry
+dir_other.tar 1 'models/'_is_a_folder
+many.tar 1 more_than_100_entries --max-entries 100
+bomb.tar.gz 1 expands_more_than_200_times
+oversized.tar 1 is_larger_than_1048576_bytes --max-entry-size 1048576
+bad_blob.tar 6 does_not_hash_to_its_name
+bad_manifest.tar 6 does_not_match_its_digest
+extra_blob.tar 1 is_needed_by_no_version
+missing_blob.tar 6 is_missing
+bad_signature.tar 6 signature
+bad_bundle_sig.tar 6 signature
+duplicate_blob.tar 1 appears_twice
+duplicate_index.tar 1 'mlreg-bundle.json'_appears_twice
+no_index.tar 1 has_no_mlreg-bundle.json
+not_tar.tar 1 as_a_tar_archive
+truncated.tar 1 refused
+EOF
+# limits are flags; a bad value is a usage error
+on_b
+cli import "$WORK/good.tar" --max-ratio 0
+expect_rc 2 "--max-ratio 0"
+cli import "$WORK/hostile/good-does-not-exist.tar"
+expect_rc 5 "missing bundle file"
+cli import "$WORK/good.tar" --require-signature
+expect_rc 3 "unsigned bundle with --require-signature"
+assert_contains "$ERR" "not signed" "require-signature message"
+assert_eq "$(b_state)" "$BEFORE" "registry B after the refusals"
+
+# ---------------------------------------------------------------- import
+step "import into B"
+on_b
+cli_ok import "$WORK/good.tar" --json
+assert_json 'sorted("%s:%d" % (v["model"], v["version"]) for v in j["imported"]) == ["fraud:1", "fraud:2", "risk/other:1"] and j["skipped"] == []' "$OUT" "imported"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "import left its temp folder"
+for ref in fraud:1 fraud:2 risk/other:1; do
+	on_a
+	cli_ok show "$ref" --json
+	A_V=$OUT
+	on_b
+	cli_ok show "$ref" --json
+	for k in model version digest size files metrics params tags schema created_at created_by description status; do
+		assert_eq "$(jq_ "j['$k']" "$OUT")" "$(jq_ "j['$k']" "$A_V")" "$ref $k in B"
+	done
+	on_a
+	cli_ok lineage "$ref" --json
+	A_L=$(jq_ 'sorted((e["from"], e["to"], e["relation"]) for e in j["edges"])' "$OUT")
+	on_b
+	cli_ok lineage "$ref" --json
+	assert_eq "$(jq_ 'sorted((e["from"], e["to"], e["relation"]) for e in j["edges"])' "$OUT")" "$A_L" "$ref lineage in B"
+	on_a
+	cli_ok lineage "$ref" --json
+	A_N=$(jq_ 'sorted(json.dumps({k: v for k, v in n.items() if k not in ("deployments", "stages")}, sort_keys=True) for n in j["nodes"])' "$OUT")
+	on_b
+	cli_ok lineage "$ref" --json
+	assert_eq "$(jq_ 'sorted(json.dumps({k: v for k, v in n.items() if k not in ("deployments", "stages")}, sort_keys=True) for n in j["nodes"])' "$OUT")" "$A_N" "$ref lineage nodes in B"
+done
+cli_ok show fraud:1 --json
+assert_json 'j["schema"]["format"] == "xgboost"' "$OUT" "schema re-read from mlreg-model.json"
+cli_ok lineage fraud:2 --json
+assert_json 'sorted(e["relation"] for e in j["edges"]) == ["built_from", "derived_from", "produced_by", "trained_on", "trained_on"]' "$OUT" "every kind of lineage edge imported"
+assert_json 'any(e["relation"] == "built_from" and e.get("dirty") is True and e.get("changed") == ["train.py"] for e in j["edges"])' "$OUT" "git edge attributes imported"
+cli_ok pull fraud:2 "$WORK/pulled" -q
+assert_file_eq "$WORK/pulled/weights.bin" "$WORK/m1/weights.bin" "pulled weights"
+assert_file_eq "$WORK/pulled/config.txt" "$WORK/m2/config.txt" "pulled config"
+cli_ok audit --json
+assert_json 'sum(1 for e in j["entries"] if e["action"] == "bundle.import") == 3' "$OUT" "one bundle.import entry per version"
+assert_json 'all(e["actor"] == "admin" and e["details"]["source"] == "'"$A_URL"'" for e in j["entries"] if e["action"] == "bundle.import")' "$OUT" "audit of the import"
+cli_ok audit verify
+# the next push in B continues after the imported numbers
+cli_ok push fraud "$WORK/m3" --json
+assert_json 'j["version"] == 3' "$OUT" "push after import"
+
+step "re-import is a no-op"
+STATE=$(b_state)
+on_b
+cli_ok import "$WORK/good.tar.gz" --json
+assert_json 'j["imported"] == [] and len(j["skipped"]) == 3 and j["blobs_uploaded"] == 0' "$OUT" "re-import (gzip)"
+assert_eq "$(b_state)" "$STATE" "registry B after a re-import"
+cli_ok import "$WORK/zstd.tar.zst" --json
+assert_json 'j["imported"] == [] and len(j["skipped"]) == 1' "$OUT" "re-import (zstd)"
+
+step "stop"
+PID=$A_PID stop_server
+PID=$B_PID stop_server
