@@ -9,6 +9,8 @@
  * version was refused without anyone re-running it by hand.  Both the
  * model's own policy and the "*" policy of the stage apply.  Metric
  * thresholds use util/expr.h, the grammar rollout analysis uses too.
+ * The signature check re-verifies the stored signatures (registry/sign.c)
+ * inside the same transaction, against the keys trusted at that moment.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,8 +175,14 @@ int reg_gate_eval(reg_registry *r, reg_tx *tx, const char *model, int64_t model_
 			add_check(checks, pol, "same_schema", ok, req, act);
 			all = all && ok;
 		}
-		if (cJSON_IsTrue(cJSON_GetObjectItem(p, "require_signature")))
-			add_check(checks, pol, "signature", true, "signed by a trusted key", "not enforced until signing exists");
+		if (cJSON_IsTrue(cJSON_GetObjectItem(p, "require_signature"))) {
+			/* re-verified now, against the keys trusted now (sign.c) */
+			bool ok = false;
+			if ((rc = reg_version_signed_in(r, tx, model, number, version_id, &ok, act, sizeof(act))) < 0)
+				goto fail;
+			add_check(checks, pol, "signature", ok, "a valid signature by a trusted key", act);
+			all = all && ok;
+		}
 	}
 	cJSON_AddBoolToObject(res, "passed", all);
 	cJSON_AddItemToObject(res, "checks", checks);

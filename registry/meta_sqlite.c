@@ -789,6 +789,7 @@ static void ops_fill(void)
 	sq_deploy_ops(&sq_ops);
 	sq_lineage_ops(&sq_ops);
 	sq_audit_ops(&sq_ops);
+	sq_sign_ops(&sq_ops);
 }
 
 int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, int64_t mmap_bytes, reg_meta **out)

@@ -76,6 +76,8 @@ void sq_lineage_ops(reg_meta_ops *ops);
 void sq_audit_ops(reg_meta_ops *ops);
 /* nodes, deployments, lease, generation (meta_sqlite_deploy.c) */
 void sq_deploy_ops(reg_meta_ops *ops);
+/* signing keys and signatures (meta_sqlite_sign.c) */
+void sq_sign_ops(reg_meta_ops *ops);
 /* Step a statement expected to finish (reset afterwards); constraint
  * violations are MLREG_EEXISTS. */
 int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what);

@@ -250,6 +250,56 @@ int reg_dataset_get(reg_registry *r, const char *id, int64_t max_nodes, cJSON **
  * its version's digest or a blob's size differs.  *out:
  * {"imported":[{"model","version","digest"}],"skipped":[…]}.  (blocking) */
 int reg_bundle_import(reg_registry *r, const reg_principal *who, const cJSON *index, cJSON **out);
+/* ---- signing (sign.c; docs/security.md "Signing") ---- */
+/* Trust public_key_pem (an Ed25519 public key PEM; anything else is
+ * MLREG_EINVALID) under name (1 to 63 of [A-Za-z0-9._-]); audited key.add.
+ * *out {"name","fingerprint","public_key","created_at","created_by"}.
+ * MLREG_EEXISTS when the name or the key is already trusted.  (blocking) */
+int reg_key_add(reg_registry *r, const reg_principal *who, const char *name, const char *public_key_pem,
+		cJSON **out);
+/* Stop trusting a key (its signatures stay, untrusted); audited key.remove.
+ * *out {"name","fingerprint","removed":true}.  (blocking) */
+int reg_key_remove(reg_registry *r, const reg_principal *who, const char *name, cJSON **out);
+/* {"keys":[key objects by name]} (live keys only) */
+int reg_key_list(reg_registry *r, cJSON **out);
+/* Sign version ref (a path segment: "3", "production", "@champion") of
+ * model: the registry computes the statement from the version's model,
+ * number and digest, verifies signature_b64 against public_key_pem
+ * (MLREG_EINVALID when it does not verify or either is malformed) and
+ * stores it under the key's fingerprint, audited version.sign.  A repeat
+ * by the same key changes nothing.  *out {"model","version","digest",
+ * "statement","created":bool, + the signature entry as reg_signatures_get
+ * lists it}.  (blocking) */
+int reg_signature_add(reg_registry *r, const reg_principal *who, const char *model, const char *ref,
+		      const char *public_key_pem, const char *signature_b64, cJSON **out);
+/* {"model","version","digest","statement","signed",
+ *  "signatures":[{"fingerprint","key":name|null,"trusted","valid","signature",
+ *  "public_key","created_at","created_by"}]}: every signature re-verified now;
+ * "signed" is true when one is valid and by a trusted key. */
+int reg_signatures_get(reg_registry *r, const char *model, const char *ref, cJSON **out);
+/* Whether version number of model carries a valid signature by a trusted
+ * key (re-verified now).  ENOTFOUND when there is no such version. */
+int reg_version_signed(reg_registry *r, const char *model, int64_t number, bool *is_signed);
+/* Transaction-level forms (STABLE CONTRACT: bundle import uses
+ * reg_signature_insert_tx inside its import transaction).
+ * reg_signature_insert_tx verifies signature_b64 with public_key_pem over
+ * the statement of (model, number, digest) - digest being the version's
+ * manifest digest - and inserts it for version_id with an audit entry
+ * version.sign by actor: 0 with *added true; 0 with *added false when the
+ * key already signed that version (nothing written); MLREG_EINVALID when it
+ * does not verify or is malformed (nothing written).  fp gets the key's
+ * fingerprint. */
+int reg_signature_insert_tx(reg_registry *r, reg_tx *tx, const char *actor, const char *model, int64_t number,
+			    int64_t version_id, const char *digest, const char *public_key_pem,
+			    const char *signature_b64, char fp[UTIL_DIGEST_LEN + 1], bool *added);
+/* reg_signatures_get's object for a version already resolved inside tx;
+ * out and is_signed are each optional. */
+int reg_signatures_in(reg_registry *r, reg_tx *tx, const char *model, int64_t number, int64_t version_id,
+		      const char *digest, cJSON **out, bool *is_signed);
+/* reg_version_signed inside tx; why (optional) gets a one-line account
+ * ("no signature", "2 signatures, 1 valid, 0 by a trusted key, none both"). */
+int reg_version_signed_in(reg_registry *r, reg_tx *tx, const char *model, int64_t number, int64_t version_id,
+			  bool *is_signed, char *why, size_t wlen);
 
 /* ---- archive (archive.c): a version as a tar stream, pulled in chunks ---- */
 typedef struct reg_archive reg_archive;

@@ -334,6 +334,30 @@ typedef struct {
 	/* {"datasets":[{"id","digest"|"uri","names","versions"}],"next_page_token"} */
 	int (*dataset_list)(reg_tx *tx, const char *name, int64_t limit, int64_t offset, cJSON **out);
 
+	/* signing keys and version signatures (meta_sqlite_sign.c, migration
+	 * 0007).  Rows are JSON objects with integer times (ms); nothing here
+	 * checks a key or a signature: registry/sign.c verifies first. */
+	/* MLREG_EEXISTS when a live key has the name or the fingerprint */
+	int (*key_insert)(reg_tx *tx, const char *name, const char *fingerprint, const char *public_key,
+			  const char *actor, int64_t now);
+	/* ENOTFOUND when no live key has the name; the row stays (removed_at
+	 * set); *fingerprint (optional) gets the removed key's */
+	int (*key_remove)(reg_tx *tx, const char *name, const char *actor, int64_t now,
+			  char fingerprint[UTIL_DIGEST_LEN + 1]);
+	/* live keys [{"name","fingerprint","public_key","created_at","created_by"}] by name */
+	int (*key_list)(reg_tx *tx, cJSON **out);
+	/* the live key with fingerprint, shaped as key_list's; ENOTFOUND */
+	int (*key_find)(reg_tx *tx, const char *fingerprint, cJSON **out);
+	/* STABLE CONTRACT (bundle import inserts through it inside its own
+	 * transaction): one signature row; MLREG_EEXISTS when version_id
+	 * already has a signature by fingerprint.  The caller has verified
+	 * signature (base64) against public_key (canonical PEM, as
+	 * util_sig_public_parse writes it) and the version's statement. */
+	int (*signature_insert)(reg_tx *tx, int64_t version_id, const char *fingerprint, const char *public_key,
+				const char *signature, const char *actor, int64_t now);
+	/* [{"fingerprint","public_key","signature","created_at","created_by"}] oldest first */
+	int (*signature_list)(reg_tx *tx, int64_t version_id, cJSON **out);
+
 	/* idempotency keys: MLREG_ENOTFOUND when unseen */
 	int (*idem_get)(reg_tx *tx, const char *principal, const char *key, char req_hash[65], int *status, char **response);
 	int (*idem_put)(reg_tx *tx, const char *principal, const char *key, const char *req_hash, int status,

@@ -96,6 +96,20 @@
 --                       change a reconciler must react to (promote,
 --                       rollback, alias moves, nodes, deployments, verbs):
 --                       a reconciler in another process polls it.
+--
+-- Signing (0007, docs/security.md "Signing"):
+-- keys          public keys (Ed25519, canonical PEM) the registry trusts,
+--               named by name and by fingerprint ('sha256:' + hex SHA-256
+--               of the DER SubjectPublicKeyInfo); removal sets removed_at
+--               (the row stays for history) and ends the trust at once.
+--               Name and fingerprint are unique among live keys only, so a
+--               removed key can be added again.
+-- signatures    one Ed25519 signature of a version's canonical statement
+--               (schema/canonical.md) per (version, key fingerprint), with
+--               the public key that made it: a signature by a key the
+--               registry does not (or no longer) trust is kept, and shown
+--               untrusted.  Verified before it is stored and again whenever
+--               it is used.
 
 
 CREATE TABLE tokens (
@@ -415,3 +429,27 @@ CREATE TABLE controller_generation (
     generation INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO controller_generation(id) VALUES (1);
+
+CREATE TABLE keys (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    public_key  TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT    NOT NULL,
+    removed_at  INTEGER,
+    removed_by  TEXT
+);
+CREATE UNIQUE INDEX keys_live_name ON keys(name) WHERE removed_at IS NULL;
+CREATE UNIQUE INDEX keys_live_fingerprint ON keys(fingerprint) WHERE removed_at IS NULL;
+
+CREATE TABLE signatures (
+    id          INTEGER PRIMARY KEY,
+    version_id  INTEGER NOT NULL REFERENCES versions(id),
+    fingerprint TEXT    NOT NULL,
+    public_key  TEXT    NOT NULL,
+    signature   TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT    NOT NULL,
+    UNIQUE (version_id, fingerprint)
+);

@@ -490,7 +490,7 @@ static void gate_model_and_star_policies_apply(void **state)
 
 /* One policy with every kind of check: they come in the order of the table
  * in docs/api.md, each naming its policy, and the signature check is
- * reported as passed but not enforced. */
+ * refused without a signature. */
 static void gate_checks_in_documented_order(void **state)
 {
 	static const char *const order[] = {"status",         "from",      "soak",       "metric auc",
@@ -516,7 +516,7 @@ static void gate_checks_in_documented_order(void **state)
 			assert_string_equal(util_json_str(c, "policy"), "m");
 	}
 	assert_int_equal(i, sizeof(order) / sizeof(order[0]));
-	assert_check(g, "signature", "m", true, "not enforced until signing exists");
+	assert_check(g, "signature", "m", false, "no signature");
 	assert_check(g, "same_schema", "m", true, "no current holder");
 	assert_check(g, "metric auc", "m", true, "0.9");
 	assert_check(g, "metric latency", "m", true, "10");
