@@ -16,7 +16,7 @@
  * mlreg-bundle.sig over the index bytes; with require, every version must
  * carry a signature by a key the registry trusts (GET /api/v1/keys) and a
  * present bundle signature must be by a trusted key.  Without require an
- * unsigned bundle is accepted (a note on stderr unless quiet).  Returns 0,
+ * unsigned bundle is accepted.  Returns 0,
  * MLREG_EINTEGRITY for a signature that does not verify, MLREG_EREFUSED
  * when require is not met, or the registry's error. */
 int cli_bundle_sig_check(cli_client *c, const cli_bundle *b, bool require);

@@ -15,7 +15,10 @@
  * back.  Lineage is recorded in a second pass so that a parent that comes
  * later in the index is already visible; a parent that is neither in the
  * bundle nor in this registry refuses the import.  Each created version
- * gets one `bundle.import` audit entry in the same transaction.
+ * gets one `bundle.import` audit entry in the same transaction, and each of
+ * its signatures is verified over the version's statement and stored
+ * through the signing code's transaction-level insert (audited
+ * `version.sign`); one that does not verify rolls everything back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include "registry/registry_int.h"
 #include "util/json.h"
 #include "util/model_config.h"
+#include "util/sign.h"
 
 #define MAX_VERSIONS 1000
 #define MAX_SOURCE 2048
@@ -122,8 +126,12 @@ static int check_version(reg_registry *r, const cJSON *v, imp_version *iv)
 	sigs = cJSON_GetObjectItem(v, "signatures");
 	if (sigs && !cJSON_IsArray(sigs))
 		return mlreg_error_set(MLREG_EINVALID, "%s: signatures must be an array", subject);
-	if (cJSON_GetArraySize(sigs) > 0)
-		return mlreg_error_set(MLREG_EINVALID, "%s: this registry cannot store signatures yet", subject);
+	for (const cJSON *sg = sigs ? sigs->child : NULL; sg; sg = sg->next) {
+		const char *fp = util_json_str(sg, "fingerprint"), *pem = util_json_str(sg, "public_key"),
+			   *sig = util_json_str(sg, "signature");
+		if (!fp || !pem || !sig || strlen(pem) > UTIL_SIG_PEM_MAX || strlen(sig) != UTIL_SIG_B64_LEN)
+			return mlreg_error_set(MLREG_EINVALID, "%s: a signature needs fingerprint, public_key and signature", subject);
+	}
 	if ((rc = reg_manifest_normalise(cJSON_GetObjectItem(v, "files"), r->cfg.max_files, &iv->files, &iv->total)) < 0)
 		return mlreg_error_set(rc, "%s: %s", subject, mlreg_error_last());
 	if ((rc = reg_manifest_encode(iv->files, &iv->manifest, &iv->mlen)) < 0)
@@ -174,6 +182,20 @@ static int audit_import(reg_registry *r, reg_tx *tx, const reg_principal *who, c
 	if ((rc = reg_lineage_record(r, tx, iv->model, iv->number, iv->vid, iv->lineage, d)) == 0)
 		rc = reg_audit_append(r->meta, tx, who->principal, "bundle.import", subject, iv->model, d);
 	cJSON_Delete(d);
+	/* each signature verified over the version's statement and stored
+	 * (audited version.sign), or the whole import is rolled back */
+	for (const cJSON *sg = cJSON_GetObjectItem(iv->v, "signatures") ? cJSON_GetObjectItem(iv->v, "signatures")->child : NULL;
+	     sg && rc == 0; sg = sg->next) {
+		char fp[UTIL_DIGEST_LEN + 1];
+		bool added;
+		rc = reg_signature_insert_tx(r, tx, who->principal, iv->model, iv->number, iv->vid, iv->digest,
+					     util_json_str(sg, "public_key"), util_json_str(sg, "signature"), fp, &added);
+		if (rc < 0)
+			rc = mlreg_error_set(MLREG_EINTEGRITY, "%s: a signature does not verify: %s", subject, mlreg_error_last());
+		else if (strcmp(fp, util_json_str(sg, "fingerprint")) != 0)
+			rc = mlreg_error_set(MLREG_EINTEGRITY, "%s: the signature's public key is not the key %.80s", subject,
+					     util_json_str(sg, "fingerprint"));
+	}
 	return rc;
 }
 

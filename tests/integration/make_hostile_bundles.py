@@ -97,11 +97,22 @@ def main():
     write(P("missing_blob.tar"), good_members([(n, d) for n, d in entries if n != big]))
     # signatures that cannot verify: a per-version signature and a detached one
     ix = json.loads(index)
-    ix["versions"][0]["signatures"] = [{"key": "SHA256:" + "ab" * 32, "algorithm": "ed25519",
-                                        "signature": "AAAA" * 22, "statement": "tampered"}]
+    sigs = ix["versions"][0].get("signatures") or []
+    if sigs:  # a real signature with one character changed
+        s0 = sigs[0]["signature"]
+        sigs[0]["signature"] = ("B" if s0[0] != "B" else "C") + s0[1:]
+    else:
+        sigs.append({"fingerprint": "sha256:" + "ab" * 32, "public_key": "junk", "signature": "AAAA" * 22})
+    ix["versions"][0]["signatures"] = sigs
     write(P("bad_signature.tar"), good_members([(n, json.dumps(ix).encode() if n == "mlreg-bundle.json" else d)
                                                 for n, d in entries]))
-    write(P("bad_bundle_sig.tar"), good_members(entries) + [reg("mlreg-bundle.sig", b"\x00" * 64)])
+    write(P("bad_bundle_sig.tar"), good_members([(n, d) for n, d in entries if n != "mlreg-bundle.sig"]) +
+          [reg("mlreg-bundle.sig", b"\x00" * 64)])
+    # an index changed after signing (only the bundle signature can tell)
+    ix = json.loads(index)
+    ix["versions"][0]["metadata"]["description"] = "changed after signing"
+    write(P("tampered_index.tar"), good_members([(n, json.dumps(ix).encode() if n == "mlreg-bundle.json" else d)
+                                                 for n, d in entries]))
     # the same entry twice (the second could replace what was checked)
     write(P("duplicate_blob.tar"), good_members(entries) + [reg(blobs[0], dict(entries)[blobs[0]])])
     write(P("duplicate_index.tar"), good_members(entries) + [reg("mlreg-bundle.json", index)])

@@ -54,11 +54,30 @@ cli_ok push risk/other "$WORK/m3" -q
 cli_ok push clash "$WORK/clash" -q
 
 step "export"
-cli_ok export fraud:1 fraud:2 risk/other:1 -o "$WORK/good.tar" --json
+# an Ed25519 key made by openssl, not by mlreg
+openssl genpkey -algorithm ed25519 -out "$WORK/ci.pem" 2>/dev/null || fail "openssl genpkey"
+openssl pkey -in "$WORK/ci.pem" -pubout -out "$WORK/ci.pub" 2>/dev/null || fail "openssl pkey"
+cli_ok export fraud:1 fraud:2 risk/other:1 -o "$WORK/plain.tar" --json
 assert_json 'len(j["versions"]) == 3 and j["blobs"] == 8 and j["signed"] == False' "$OUT" "export summary"
-[ "$(stat -c %a "$WORK/good.tar")" = 644 ] || fail "bundle mode is $(stat -c %a "$WORK/good.tar"), expected 644"
-ls -a "$WORK" | grep -q '\.mlreg-export\.\|good\.tar\.tmp' && fail "export left its staging folder or temp file"
-tar tf "$WORK/good.tar" >"$WORK/entries" || fail "the bundle is not a tar"
+cli_ok export fraud:1 fraud:2 risk/other:1 -o "$WORK/keyed.tar" --key "$WORK/ci.pem" --json
+assert_json 'j["signed"] == True' "$OUT" "export --key"
+assert_not_contains "$OUT$ERR" "PRIVATE KEY" "export output"
+tar xOf "$WORK/keyed.tar" mlreg-bundle.sig >"$WORK/keyed.sig" || fail "export --key wrote no mlreg-bundle.sig"
+grep -q PRIVATE "$WORK/keyed.sig" && fail "the bundle carries the private key"
+# the detached signature verifies with openssl over the index bytes
+tar xOf "$WORK/keyed.tar" mlreg-bundle.json >"$WORK/keyed.json"
+"${PY[@]}" -c 'import json,sys,base64; open(sys.argv[2],"wb").write(base64.b64decode(json.load(open(sys.argv[1]))["signature"]))' \
+	"$WORK/keyed.sig" "$WORK/keyed.sig.bin"
+openssl pkeyutl -verify -pubin -inkey "$WORK/ci.pub" -rawin -in "$WORK/keyed.json" -sigfile "$WORK/keyed.sig.bin" >/dev/null 2>&1 ||
+	fail "openssl does not verify the bundle signature export --key wrote"
+cli export fraud:1 -o "$WORK/nokey.tar" --key "$WORK/missing.pem"
+expect_rc 5 "export --key with a missing key file"
+[ -e "$WORK/nokey.tar" ] && fail "a failed signed export left a bundle"
+# every version signed too (openssl), and the index signed again
+"${PY[@]}" "$SRC/tests/integration/sign_bundle.py" "$WORK/ci.pem" "$WORK/plain.tar" "$WORK/good.tar" || fail "sign_bundle.py"
+[ "$(stat -c %a "$WORK/plain.tar")" = 644 ] || fail "bundle mode is $(stat -c %a "$WORK/plain.tar"), expected 644"
+ls -a "$WORK" | grep -q '\.mlreg-export\.\|\.tar\.tmp' && fail "export left its staging folder or temp file"
+tar tf "$WORK/plain.tar" >"$WORK/entries" || fail "the bundle is not a tar"
 assert_eq "$(head -1 "$WORK/entries")" "mlreg-bundle.json" "first entry"
 assert_eq "$(grep -c '^blobs/sha256/[0-9a-f]\{64\}$' "$WORK/entries")" 8 "blob entries (each blob once)"
 cli_ok export fraud:2 fraud:1 risk/other:1 -o "$WORK/good.tar.gz" --compress gzip -q
@@ -145,8 +164,9 @@ bad_blob.tar 6 does_not_hash_to_its_name
 bad_manifest.tar 6 does_not_match_its_digest
 extra_blob.tar 1 is_needed_by_no_version
 missing_blob.tar 6 is_missing
-bad_signature.tar 6 signature
-bad_bundle_sig.tar 6 signature
+bad_signature.tar 6 the_signature_of_fraud:1_by_sha256:
+bad_bundle_sig.tar 6 mlreg-bundle.sig_is_not_a_bundle_signature
+tampered_index.tar 6 the_bundle_signature_by_sha256:
 duplicate_blob.tar 1 appears_twice
 duplicate_index.tar 1 'mlreg-bundle.json'_appears_twice
 no_index.tar 1 has_no_mlreg-bundle.json
@@ -159,9 +179,9 @@ cli import "$WORK/good.tar" --max-ratio 0
 expect_rc 2 "--max-ratio 0"
 cli import "$WORK/hostile/good-does-not-exist.tar"
 expect_rc 5 "missing bundle file"
-cli import "$WORK/good.tar" --require-signature
+cli import "$WORK/plain.tar" --require-signature
 expect_rc 3 "unsigned bundle with --require-signature"
-assert_contains "$ERR" "not signed" "require-signature message"
+assert_contains "$ERR" "not signed by a key this registry trusts (first: fraud:1)" "require-signature message"
 assert_eq "$(b_state)" "$BEFORE" "registry B after the refusals"
 
 # ---------------------------------------------------------------- import
@@ -203,10 +223,39 @@ assert_file_eq "$WORK/pulled/config.txt" "$WORK/m2/config.txt" "pulled config"
 cli_ok audit --json
 assert_json 'sum(1 for e in j["entries"] if e["action"] == "bundle.import") == 3' "$OUT" "one bundle.import entry per version"
 assert_json 'all(e["actor"] == "admin" and e["details"]["source"] == "'"$A_URL"'" for e in j["entries"] if e["action"] == "bundle.import")' "$OUT" "audit of the import"
+assert_json 'sum(1 for e in j["entries"] if e["action"] == "version.sign") == 3' "$OUT" "imported signatures stored, audited"
+assert_not_contains "$OUT" "PRIVATE KEY" "audit"
 cli_ok audit verify
 # the next push in B continues after the imported numbers
 cli_ok push fraud "$WORK/m3" --json
 assert_json 'j["version"] == 3' "$OUT" "push after import"
+
+step "the registry checks the index again (bypassing the CLI)"
+on_b
+tar xOf "$WORK/good.tar" mlreg-bundle.json >"$WORK/index.json"
+# fraud:1's signed statement moved to number 7: the signature covers the number
+"${PY[@]}" -c 'import json,sys; j=json.load(open(sys.argv[1])); v=j["versions"][0]; v["version"]=7; j["versions"]=[v]; print(json.dumps(j))' \
+	"$WORK/index.json" >"$WORK/renumbered.json"
+http POST /api/v1/import -H 'Content-Type: application/json' --data-binary @"$WORK/renumbered.json"
+expect_code 400 "a signature moved to another number"
+assert_contains "$BODY" "signature does not verify" "renumbered signature message"
+# a file list that does not hash to the digest (unsigned, new number)
+"${PY[@]}" -c 'import json,sys; j=json.load(open(sys.argv[1])); v=j["versions"][0]; v["version"]=8; v["signatures"]=[]; v["files"][0]["mode"]=493; j["versions"]=[v]; print(json.dumps(j))' \
+	"$WORK/index.json" >"$WORK/badlist.json"
+http POST /api/v1/import -H 'Content-Type: application/json' --data-binary @"$WORK/badlist.json"
+expect_code 400 "a file list that does not hash to its digest"
+assert_contains "$BODY" "hashes to" "file list message"
+# a parent that is neither in the bundle nor here
+"${PY[@]}" -c 'import json,sys; j=json.load(open(sys.argv[1])); v=j["versions"][0]; v["version"]=9; v["signatures"]=[]; v["lineage"]={"parents":["nowhere:1"]}; j["versions"]=[v]; print(json.dumps(j))' \
+	"$WORK/index.json" >"$WORK/orphan.json"
+http POST /api/v1/import -H 'Content-Type: application/json' --data-binary @"$WORK/orphan.json"
+expect_code 404 "a parent missing everywhere"
+for n in 7 8 9; do
+	cli show "fraud:$n"
+	expect_rc 5 "fraud:$n after a refused import"
+done
+TOKEN=$WTOK http POST /api/v1/import -H 'Content-Type: application/json' --data-binary @"$WORK/index.json"
+expect_code 403 "writer POST /api/v1/import"
 
 step "re-import is a no-op"
 STATE=$(b_state)
@@ -214,6 +263,8 @@ on_b
 cli_ok import "$WORK/good.tar.gz" --json
 assert_json 'j["imported"] == [] and len(j["skipped"]) == 3 and j["blobs_uploaded"] == 0' "$OUT" "re-import (gzip)"
 assert_eq "$(b_state)" "$STATE" "registry B after a re-import"
+cli_ok import "$WORK/keyed.tar" --json
+assert_json 'j["imported"] == [] and len(j["skipped"]) == 3' "$OUT" "re-import (export --key)"
 cli_ok import "$WORK/zstd.tar.zst" --json
 assert_json 'j["imported"] == [] and len(j["skipped"]) == 1' "$OUT" "re-import (zstd)"
 
