@@ -41,7 +41,7 @@
 #define MAX_VERSIONS 1000
 
 typedef struct {
-	char hex[65];
+	char digest[UTIL_DIGEST_LEN + 1]; /* "sha256:" + hex */
 	uint64_t size;
 	char *path;
 	bool used;
@@ -90,12 +90,7 @@ size_t cli_bundle_blob_count(const cli_bundle *b) { return b->nblobs; }
 uint64_t cli_bundle_blob_size(const cli_bundle *b, size_t i) { return b->blobs[i].size; }
 const char *cli_bundle_blob_path(const cli_bundle *b, size_t i) { return b->blobs[i].path; }
 
-const char *cli_bundle_blob_digest(const cli_bundle *b, size_t i)
-{
-	static __thread char d[UTIL_DIGEST_LEN + 1];
-	snprintf(d, sizeof(d), "sha256:%s", b->blobs[i].hex);
-	return d;
-}
+const char *cli_bundle_blob_digest(const cli_bundle *b, size_t i) { return b->blobs[i].digest; }
 
 const char *cli_bundle_index_bytes(const cli_bundle *b, size_t *len)
 {
@@ -229,14 +224,22 @@ static int read_blob(reader *r, const char *name, const char *shown)
 	}
 	bl = &b->blobs[b->nblobs];
 	memset(bl, 0, sizeof(*bl));
-	memcpy(bl->hex, hex, 65);
+	snprintf(bl->digest, sizeof(bl->digest), "sha256:%s", hex);
 	if (asprintf(&bl->path, "%s/%s", b->dir, hex) < 0) {
 		bl->path = NULL;
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	}
 	b->nblobs++;
-	if ((fd = open(bl->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
-		return mlreg_error_set(MLREG_EIO, "cannot stage bundle entry '%s': %s", shown, strerror(errno));
+	/* the name is 64 hex digits, so the file can only be new or this
+	 * blob seen before: O_EXCL is also the duplicate check */
+	if ((fd = open(bl->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		int e = errno;
+		free(bl->path);
+		b->nblobs--;
+		if (e == EEXIST)
+			return mlreg_error_set(MLREG_EINVALID, "bundle refused: entry '%s' appears twice", shown);
+		return mlreg_error_set(MLREG_EIO, "cannot stage bundle entry '%s': %s", shown, strerror(e));
+	}
 	if (!(h = util_sha256_new())) {
 		close(fd);
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
@@ -261,19 +264,11 @@ static int read_blob(reader *r, const char *name, const char *shown)
 		return rc;
 	}
 	util_sha256_final(h, got_digest);
-	if (strcmp(got_digest + 7, hex) != 0)
+	if (strcmp(got_digest, bl->digest) != 0)
 		return mlreg_error_set(MLREG_EINTEGRITY, "bundle refused: entry '%s' does not hash to its name (its bytes hash to %s)", shown,
 				       got_digest);
 	bl->size = n;
 	return 0;
-}
-
-static bool seen_blob(const cli_bundle *b, const char *hex)
-{
-	for (size_t i = 0; i < b->nblobs; i++)
-		if (!strcmp(b->blobs[i].hex, hex))
-			return true;
-	return false;
 }
 
 static bool folder_ok(const char *name)
@@ -317,11 +312,8 @@ static int read_entry(reader *r, struct archive_entry *e)
 			return mlreg_error_set(MLREG_EINVALID, "bundle refused: entry '%s' appears twice", shown);
 		return read_small(r, shown, MAX_SIG, &r->b->sig, &r->b->sig_len);
 	}
-	if (!strncmp(name, BLOB_PREFIX, strlen(BLOB_PREFIX)) && hex64(name + strlen(BLOB_PREFIX))) {
-		if (seen_blob(r->b, name + strlen(BLOB_PREFIX)))
-			return mlreg_error_set(MLREG_EINVALID, "bundle refused: entry '%s' appears twice", shown);
+	if (!strncmp(name, BLOB_PREFIX, strlen(BLOB_PREFIX)) && hex64(name + strlen(BLOB_PREFIX)))
 		return read_blob(r, name, shown);
-	}
 	return mlreg_error_set(MLREG_EINVALID, "bundle refused: entry '%s' is %s", shown, why_name(name));
 }
 
@@ -409,14 +401,19 @@ int cli_bundle_read_memory(const void *data, size_t len, const cli_bundle_limits
 }
 
 /* ---- verification of the index against the blobs ---- */
+static int cmp_blob(const void *a, const void *b)
+{
+	return strcmp(((const bundle_blob *)a)->digest, ((const bundle_blob *)b)->digest);
+}
+
+/* blobs are sorted by digest once verification starts */
 static bundle_blob *find_blob(cli_bundle *b, const char *digest)
 {
-	if (!util_digest_valid(digest))
+	bundle_blob key;
+	if (!b->nblobs || !util_digest_valid(digest))
 		return NULL;
-	for (size_t i = 0; i < b->nblobs; i++)
-		if (!strcmp(b->blobs[i].hex, digest + 7))
-			return &b->blobs[i];
-	return NULL;
+	snprintf(key.digest, sizeof(key.digest), "%s", digest);
+	return bsearch(&key, b->blobs, b->nblobs, sizeof(*b->blobs), cmp_blob);
 }
 
 static int verify_version(cli_bundle *b, const cJSON *v, const char *subject)
@@ -458,6 +455,8 @@ int cli_bundle_verify(cli_bundle *b)
 	const cJSON *ix = b->json, *versions = cJSON_GetObjectItem(ix, "versions");
 	int64_t fv = 0;
 	int n = 0, rc;
+	if (b->nblobs)
+		qsort(b->blobs, b->nblobs, sizeof(*b->blobs), cmp_blob);
 	if (!cJSON_IsObject(ix) || !util_json_str(ix, "format") || strcmp(util_json_str(ix, "format"), "mlreg-bundle") != 0)
 		return mlreg_error_set(MLREG_EINVALID, "bundle refused: %s is not an mlreg bundle index", CLI_BUNDLE_INDEX);
 	if (util_json_i64(ix, "format_version", &fv) < 0 || fv != 1)
@@ -479,7 +478,7 @@ int cli_bundle_verify(cli_bundle *b)
 	}
 	for (size_t i = 0; i < b->nblobs; i++)
 		if (!b->blobs[i].used)
-			return mlreg_error_set(MLREG_EINVALID, "bundle refused: blob sha256:%s is needed by no version of the index",
-					       b->blobs[i].hex);
+			return mlreg_error_set(MLREG_EINVALID, "bundle refused: blob %s is needed by no version of the index",
+					       b->blobs[i].digest);
 	return 0;
 }
