@@ -407,6 +407,24 @@ done:
 	return rc;
 }
 
+/* The registry URL without user information: the index (and the target's
+ * audit log, which records the source) must never carry a credential. */
+static char *source_of(const char *url)
+{
+	const char *host = strstr(url, "://"), *at, *end;
+	char *out;
+	if (!host)
+		return strdup(url);
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (!at)
+		return strdup(url);
+	if (asprintf(&out, "%.*s%s", (int)(host - url), url, at + 1) < 0)
+		return NULL;
+	return out;
+}
+
 static int cmd_export_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	exporter x = {.cfg = cfg};
@@ -466,7 +484,11 @@ static int cmd_export_exec(const cli_cmd_entry *self, const cli_config *cfg, int
 	index = cJSON_CreateObject();
 	cJSON_AddStringToObject(index, "format", "mlreg-bundle");
 	cJSON_AddNumberToObject(index, "format_version", 1);
-	cJSON_AddStringToObject(index, "source", cfg->registry);
+	{
+		char *src = source_of(cfg->registry);
+		cJSON_AddStringToObject(index, "source", src ? src : "");
+		free(src);
+	}
 	util_time_format(util_now_ms(), ts, sizeof(ts));
 	cJSON_AddStringToObject(index, "exported_at", ts);
 	cJSON_AddItemToObject(index, "versions", x.versions);

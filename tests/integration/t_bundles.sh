@@ -83,6 +83,9 @@ assert_eq "$(grep -c '^blobs/sha256/[0-9a-f]\{64\}$' "$WORK/entries")" 8 "blob e
 cli_ok export fraud:2 fraud:1 risk/other:1 -o "$WORK/good.tar.gz" --compress gzip -q
 cli_ok export fraud:1 -o "$WORK/zstd.tar.zst" --compress zstd -q
 cli_ok export clash:1 fraud:1 -o "$WORK/clash.tar" -q
+URL="http://someone:s3cret@${A_URL#http://}" cli_ok export risk/other:1 -o "$WORK/userinfo.tar" -q
+tar xOf "$WORK/userinfo.tar" mlreg-bundle.json | grep -q s3cret && fail "the bundle index carries the URL's password"
+tar xOf "$WORK/userinfo.tar" mlreg-bundle.json | grep -q "\"source\":\"$A_URL\"" || fail "the index source is not $A_URL"
 cli export fraud:9 -o "$WORK/none.tar"
 expect_rc 5 "export of a missing version"
 [ -e "$WORK/none.tar" ] && fail "a failed export left a bundle"
