@@ -461,6 +461,13 @@ static int cmd_export_exec(const cli_cmd_entry *self, const cli_config *cfg, int
 		error = cli_usage_error(self->name, "invalid --compress '%s': none, gzip or zstd", compress);
 		goto done;
 	}
+	if (key) { /* a bad key fails now, not after every file was fetched */
+		char *probe = NULL;
+		size_t plen;
+		if ((error = cli_bundle_sig_make(key, "", 0, &probe, &plen)) < 0)
+			goto done;
+		free(probe);
+	}
 	if (!(dircopy = strdup(out)) || asprintf(&x.stage, "%s/.mlreg-export.XXXXXX", dirname(dircopy)) < 0) {
 		x.stage = NULL;
 		error = mlreg_error_set(MLREG_ENOMEM, "out of memory");

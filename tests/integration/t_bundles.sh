@@ -73,6 +73,9 @@ openssl pkeyutl -verify -pubin -inkey "$WORK/ci.pub" -rawin -in "$WORK/keyed.jso
 cli export fraud:1 -o "$WORK/nokey.tar" --key "$WORK/missing.pem"
 expect_rc 5 "export --key with a missing key file"
 [ -e "$WORK/nokey.tar" ] && fail "a failed signed export left a bundle"
+cli export fraud:1 -o "$WORK/nokey.tar" --key "$WORK/ci.pub"
+expect_rc 1 "export --key with a public key"
+[ -e "$WORK/nokey.tar" ] && fail "a failed signed export left a bundle"
 # every version signed too (openssl), and the index signed again
 "${PY[@]}" "$SRC/tests/integration/sign_bundle.py" "$WORK/ci.pem" "$WORK/plain.tar" "$WORK/good.tar" || fail "sign_bundle.py"
 [ "$(stat -c %a "$WORK/plain.tar")" = 644 ] || fail "bundle mode is $(stat -c %a "$WORK/plain.tar"), expected 644"
