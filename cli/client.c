@@ -416,9 +416,10 @@ int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
 	    cc == CURLE_SSL_CERTPROBLEM) {
 		/* a certificate that does not verify is not a network hiccup:
 		 * no retry, and say what to do about it */
-		error = mlreg_error_set(MLREG_EIO, "TLS with registry %s failed: %s%s", c->cfg->registry,
-					c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc),
-					cc == CURLE_PEER_FAILED_VERIFICATION ? " (name its CA with --cacert or MLREG_CACERT)" : "");
+		const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+		bool unknown_ca = strstr(why, "issuer") || strstr(why, "self-signed") || strstr(why, "self signed");
+		error = mlreg_error_set(MLREG_EIO, "TLS with registry %s failed: %s%s", c->cfg->registry, why,
+					unknown_ca ? " (name its CA with --cacert or MLREG_CACERT)" : "");
 		goto done;
 	}
 	if (cc != CURLE_OK) {
