@@ -100,6 +100,7 @@ healthy "during a slow sender"
 wait "$SLOWPID" || fail "slow client failed"
 R=$(cat "$WORK/slow.json")
 assert_json 'j["cut"] and j["status"] is None and j["after"] < 4' "$R" "slow headers cut within the deadline"
+assert_eq "$(metric mlreg_http_request_timeouts_total)" 1 "the cut is counted"
 healthy "slow headers"
 
 step "--request-timeout: a slow JSON body is cut"
