@@ -25,7 +25,7 @@ typedef struct {
 	util_httpd_guard *guard;
 } util_httpd_transport;
 
-/* Defaults: no TLS, 1024 connections, 64 per address, 30 s per request. */
+/* Defaults: no TLS, 1024 connections, no per-address limit, 30 s per request. */
 void util_httpd_transport_defaults(util_httpd_transport *t);
 
 /* Parse one of the shared flags ("tls-cert", "tls-key", "max-conns",

@@ -81,7 +81,7 @@ static void transport_flags(void **state)
 	(void)state;
 	util_httpd_transport_defaults(&t);
 	assert_int_equal(t.max_conns, 1024);
-	assert_int_equal(t.max_conns_per_ip, 64);
+	assert_int_equal(t.max_conns_per_ip, 0);
 	assert_int_equal(t.request_timeout_ms, 30000);
 	assert_null(t.tls_cert);
 	assert_int_equal(util_httpd_transport_flag(&t, "max-conns", "10"), 1);
