@@ -58,7 +58,7 @@ const char *util_httpd_transport_usage(void)
 {
 	return "  --tls-cert FILE        serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
 	       "  --tls-key FILE         PEM private key of --tls-cert (refused unless mode 0600 or stricter)\n"
-	       "  --max-conns N          connections at once; more are refused (default 1024)\n"
+	       "  --max-conns N          connections at once; more wait unaccepted (default 1024)\n"
 	       "  --max-conns-per-ip N   connections at once from one address; 0 = no limit (default 0)\n"
 	       "  --request-timeout DUR  a request's headers (and a body that is not a blob) must arrive\n"
 	       "                         within DUR of the connection or the previous answer (default 30s)\n";
