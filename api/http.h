@@ -7,11 +7,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 #include <cjson/cJSON.h>
 #include "controller/reconcile.h"
 #include "registry/registry.h"
+#include "util/httpd_transport.h"
 #include "util/util.h"
 
 typedef struct api_server api_server;
@@ -61,6 +63,11 @@ typedef struct {
 	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
 	bool no_controller;             /* --no-controller */
 	ctl_config ctl;                 /* the reconciler's periods and timeouts */
+	/* transport (server_transport.c): TLS, connection limits, deadlines */
+	util_httpd_transport tr;        /* --tls-*, --max-conns*, --request-timeout */
+	uint64_t max_blob;              /* largest blob body (--max-blob) */
+	int64_t url_max_ttl_ms;         /* longest signed blob URL life (--url-max-ttl) */
+	const char *url_key_file;       /* --url-key-file, default DATA/url.key */
 } api_config;
 
 struct api_req {
@@ -84,6 +91,7 @@ struct api_req {
 	reg_upload *upload;          /* API_STREAM_UPLOAD sink */
 	int sink_error;              /* first write error of the sink */
 	int64_t upload_off;          /* session offset to report in Range, or -1 */
+	uint64_t sink_base;          /* bytes the upload session held when claimed */
 	char location[96];           /* Location header of the answer, when set */
 	char *sink_msg;
 
@@ -106,11 +114,33 @@ struct api_server {
 	struct api_metrics *metrics;
 	struct api_sender *sender;
 	struct ctl_reconciler *ctl;    /* NULL with --no-controller */
+	char *url_key_path;            /* the signed URL key file (signed_url.c) */
 };
 
 /* ---- flags (server_flags.c) ---- */
 /* Defaults, then argv; MLREG_EUSAGE with a message on a bad flag. */
 int api_config_parse(int argc, char **argv, api_config *c);
+
+/* ---- transport flags (server_transport.c) ---- */
+/* Defaults of the transport flags; api_config_parse calls it. */
+void api_transport_defaults(api_config *c);
+/* Names of the transport flags (NULL after the last) and their parser:
+ * MLREG_EUSAGE with a message on a bad value. */
+const char *api_transport_flag_name(int i);
+int api_transport_flag_set(api_config *c, const char *name, const char *value);
+void api_transport_usage(FILE *f);
+
+/* ---- signed blob URLs (signed_url.c) ---- */
+/* Create DATA/url.key (32 random bytes, mode 0600) unless it or
+ * --url-key-file exists; remembers the path in s. */
+int api_url_key_init(api_server *s);
+/* When q asks for a blob with ?expires=&sig= and no Authorization header:
+ * 1 when the signature verifies and has not expired, 0 when the request
+ * does not use a signed URL (authenticate it as usual), MLREG_EFORBIDDEN
+ * when it does and fails (same answer whether or not the blob exists). */
+int api_signed_url_check(api_req *q);
+/* POST /api/v1/blobs/{digest}/url {"ttl":"15m"}: mint one. */
+int api_blob_url_mint(api_req *q);
 
 /* ---- answering (server.c) ---- */
 /* JSON answer; takes ownership of body. */

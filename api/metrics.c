@@ -99,6 +99,10 @@ int api_metrics_render(api_server *s, util_buf *o)
 				util_buf_printf(o, "mlreg_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n",
 						api_route_label(r % (m->nroutes / 2)), method_of(m, r), st, (unsigned long long)n);
 		}
+	util_buf_printf(o, "# HELP mlreg_http_request_timeouts_total Connections closed because a request did not arrive within --request-timeout.\n"
+			   "# TYPE mlreg_http_request_timeouts_total counter\n"
+			   "mlreg_http_request_timeouts_total %llu\n",
+			(unsigned long long)util_httpd_guard_cut(s->cfg.tr.guard));
 	util_buf_puts(o, "# HELP mlreg_http_request_duration_seconds Time from request start to completion.\n"
 			 "# TYPE mlreg_http_request_duration_seconds histogram\n");
 	for (int r = 0; r < m->nroutes; r++) {

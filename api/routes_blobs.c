@@ -90,8 +90,9 @@ static int chunk_start(api_req *q, int64_t *start)
 
 int api_upload_sink_open(api_req *q)
 {
-	int64_t start;
+	int64_t start, len;
 	uint64_t off = 0;
+	const char *cl;
 	int rc;
 	if ((rc = chunk_start(q, &start)) < 0)
 		return rc;
@@ -102,7 +103,19 @@ int api_upload_sink_open(api_req *q)
 	rc = reg_upload_claim(q->srv->reg, q->params[0], start, &off, &q->upload);
 	if (rc == MLREG_ERANGE)
 		q->upload_off = (int64_t)off;
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* the session plus this body must stay within --max-blob; a body
+	 * without a length is cut in server.c when it passes */
+	q->sink_base = reg_upload_size(q->upload);
+	if ((cl = api_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH)) && util_parse_i64(cl, &len) == 0 && len >= 0 &&
+	    q->sink_base + (uint64_t)len > q->srv->cfg.max_blob) {
+		reg_upload_release(q->upload);
+		q->upload = NULL;
+		return mlreg_error_set(MLREG_ETOOBIG, "blob larger than %llu bytes (--max-blob)",
+				       (unsigned long long)q->srv->cfg.max_blob);
+	}
+	return 0;
 }
 
 static int upload_create(api_req *q)
@@ -160,6 +173,7 @@ static int upload_delete(api_req *q)
 const api_route api_routes_blobs[] = {
 	{"POST", "api/v1/blobs", blob_post, REG_PERM_WRITE, API_STREAM_BLOB, "/api/v1/blobs"},
 	{"GET", "api/v1/blobs/{}", blob_get, REG_PERM_PULL, API_INLINE, "/api/v1/blobs/{digest}"},
+	{"POST", "api/v1/blobs/{}/url", api_blob_url_mint, REG_PERM_PULL, API_INLINE, "/api/v1/blobs/{digest}/url"},
 	{"POST", "api/v1/uploads", upload_create, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads"},
 	{"PATCH", "api/v1/uploads/{}", upload_patch, REG_PERM_WRITE, API_STREAM_UPLOAD, "/api/v1/uploads/{id}"},
 	{"GET", "api/v1/uploads/{}", upload_status, REG_PERM_WRITE, API_INLINE, "/api/v1/uploads/{id}"},

@@ -355,6 +355,12 @@ static void authorize(api_req *q)
 	int perm = q->route->perm;
 	if (perm == API_AUTH_NONE)
 		return;
+	/* a signed blob URL stands in for a token (signed_url.c) */
+	switch (api_signed_url_check(q)) {
+	case 0: break;
+	case 1: return;
+	default: set_early(q, MLREG_EFORBIDDEN, "forbidden: invalid or expired signed URL"); return;
+	}
 	auth = api_header(q, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) { /* schemes are case-insensitive */
 		set_early(q, MLREG_EAUTH, "missing bearer token");
@@ -429,6 +435,10 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 		/* claiming a session can rehash it or wait for another request's
 		 * commit: done on a worker before the body is read (on_request) */
 		q->sink_pending = true;
+	} else if (q->route->mode == API_STREAM_BLOB && cl && strtoull(cl, NULL, 10) > s->cfg.max_blob) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "blob larger than %llu bytes (--max-blob)", (unsigned long long)s->cfg.max_blob);
+		set_early(q, MLREG_ETOOBIG, msg);
 	} else if (q->route->mode == API_STREAM_BLOB) {
 		int rc = api_blob_sink_open(q);
 		if (rc < 0)
@@ -451,6 +461,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
+		/* a streamed blob body is bounded by --max-blob and the idle
+		 * timeout, not by the request deadline */
+		if (q->route && (q->route->mode == API_STREAM_BLOB || q->route->mode == API_STREAM_UPLOAD))
+			util_httpd_guard_received(s->cfg.tr.guard, c);
 		/* a refused request with a body pending is answered at once (and the
 		 * connection closed) rather than reading what we will not keep */
 		if (q->early_code) {
@@ -494,6 +508,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*data_size = 0;
 		if (q->early_code || q->sink_error)
 			return MHD_YES; /* discard */
+		if ((q->blob || q->upload) && q->sink_base + q->bytes_in > s->cfg.max_blob) {
+			/* a body without a length (or lying about it) passed the
+			 * limit: nothing can be answered mid-body, so the connection
+			 * is cut (the blob writer is dropped, the session keeps
+			 * only what it held before) */
+			LOG_WARN("blob body passed --max-blob (%llu bytes): connection cut",
+				 (unsigned long long)s->cfg.max_blob);
+			return MHD_NO;
+		}
 		if (q->blob || q->upload) {
 			int rc = q->blob ? reg_blob_writer_write(q->blob, data, n) : reg_upload_write(q->upload, data, n);
 			if (rc < 0) {
@@ -510,6 +533,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	/* end of request */
 	if (q->work_done)
 		return send_answer(q);
+	util_httpd_guard_received(s->cfg.tr.guard, c);
 	if (q->early_code || !q->route || q->route->mode == API_INLINE) {
 		int st = q->status;
 		run_request(q);
@@ -529,6 +553,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	api_req *q = *con_cls;
 	if (!q)
 		return;
+	util_httpd_guard_rearm(s->cfg.tr.guard, c); /* the next request on this connection */
 	api_metrics_observe(s->metrics, q->route_idx, q->head, q->answered ? (unsigned)(q->status ? q->status : 200) : 499,
 			    (double)(util_mono_ns() - q->t0_ns) / 1e9, q->bytes_in, q->bytes_out);
 	reg_blob_writer_free(q->blob);
@@ -563,7 +588,8 @@ int api_server_main(int argc, char **argv)
 	reg_config rc_cfg;
 	const union MHD_DaemonInfo *info;
 	int sig, rc;
-	unsigned port;
+	unsigned port, tls_flags = 0;
+	struct MHD_OptionItem topts[12];
 
 	memset(&s, 0, sizeof(s));
 	if (api_config_parse(argc, argv, &cfg) < 0 || util_listen_parse(cfg.listen, &ss, &sslen) < 0) {
@@ -587,12 +613,26 @@ int api_server_main(int argc, char **argv)
 	if (reg_bootstrap_token_path(s.reg))
 		LOG_INFO("first start: bootstrap admin token written to %s (mode 0600)", reg_bootstrap_token_path(s.reg));
 	s.cfg = cfg;
+	if (api_url_key_init(&s) < 0) {
+		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
+		reg_close(s.reg);
+		return 1;
+	}
+	if (util_httpd_transport_options(&s.cfg.tr, topts, &tls_flags) < 0) {
+		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
+		util_httpd_transport_release(&s.cfg.tr);
+		free(s.url_key_path);
+		reg_close(s.reg);
+		return 2;
+	}
 	s.metrics = api_metrics_new(api_route_count());
 	/* the sender's event hook is in place before any request can commit */
 	if (!s.metrics || api_sender_new(&s, &s.sender) < 0 || util_workq_start(&s.pool, cfg.workers) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
 		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
+		util_httpd_transport_release(&s.cfg.tr);
+		free(s.url_key_path);
 		reg_close(s.reg);
 		return 1;
 	}
@@ -602,13 +642,13 @@ int api_server_main(int argc, char **argv)
 	 * small requests as fast here (~33k req/s, bench/run) */
 	s.daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | tls_flags,
 		0, NULL, NULL, on_request, &s,
+		MHD_OPTION_ARRAY, topts,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg.conn_memory,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg.idle_timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
@@ -616,6 +656,8 @@ int api_server_main(int argc, char **argv)
 	if (!s.daemon) {
 		fprintf(stderr, "mlreg server: cannot listen on %s: %s\n", cfg.listen, strerror(errno));
 		util_workq_stop(s.pool);
+		util_httpd_transport_release(&s.cfg.tr);
+		free(s.url_key_path);
 		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
 		reg_close(s.reg);
@@ -641,7 +683,8 @@ int api_server_main(int argc, char **argv)
 		char host[256];
 		snprintf(host, sizeof(host), "%s", cfg.listen);
 		*strrchr(host, ':') = '\0';
-		printf("mlreg server %s listening on http://%s:%u (data %s)\n", MLREG_VERSION_STRING, host, port, cfg.data_dir);
+		printf("mlreg server %s listening on %s://%s:%u (data %s)\n", MLREG_VERSION_STRING,
+		       util_httpd_scheme(&cfg.tr), host, port, cfg.data_dir);
 		fflush(stdout);
 	}
 	while (sigwait(&sigs, &sig) != 0)
@@ -654,6 +697,8 @@ int api_server_main(int argc, char **argv)
 	MHD_quiesce_daemon(s.daemon);
 	util_workq_stop(s.pool);
 	MHD_stop_daemon(s.daemon);
+	util_httpd_transport_release(&s.cfg.tr);
+	free(s.url_key_path);
 	/* after the HTTP side: no request can wake it any more */
 	ctl_stop(s.ctl);
 	api_sender_free(s.sender);

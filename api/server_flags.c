@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --no-controller        do not run the deployment reconciler in this process\n");
+	api_transport_usage(f);
 	ctl_flags_usage(f);
 }
 
@@ -72,7 +73,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"db-mmap", required_argument, 0, 'Y'},   {"no-controller", no_argument, 0, 'C'},
 		{0, 0, 0, 0}};
 	/* the controller's flags come from its own table (controller/flags.c) */
-	struct option all[sizeof(opts) / sizeof(opts[0]) + 32];
+	struct option all[sizeof(opts) / sizeof(opts[0]) + 48];
 	size_t n = 0;
 	int o;
 	int64_t v;
@@ -80,10 +81,18 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		all[n] = opts[n];
 	for (int i = 0; ctl_flag_name(i) && n + 1 < sizeof(all) / sizeof(all[0]); i++, n++)
 		all[n] = (struct option){ctl_flag_name(i), required_argument, 0, 1000 + i};
+	for (int i = 0; api_transport_flag_name(i) && n + 1 < sizeof(all) / sizeof(all[0]); i++, n++)
+		all[n] = (struct option){api_transport_flag_name(i), required_argument, 0, 2000 + i};
 	all[n] = (struct option){0, 0, 0, 0};
 	ctl_config_defaults(&c->ctl);
+	api_transport_defaults(c);
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+		if (o >= 2000) {
+			if (api_transport_flag_set(c, api_transport_flag_name(o - 2000), optarg) < 0)
+				return MLREG_EUSAGE;
+			continue;
+		}
 		if (o >= 1000) {
 			if (ctl_flag_set(&c->ctl, ctl_flag_name(o - 1000), optarg) < 0)
 				return MLREG_EUSAGE;
@@ -161,5 +170,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 	}
 	if (optind < argc)
 		return mlreg_error_set(MLREG_EUSAGE, "unexpected argument '%s'", argv[optind]);
+	if (c->tr.max_conns < (unsigned)c->threads)
+		return mlreg_error_set(MLREG_EUSAGE, "--max-conns must be at least --threads (%d)", c->threads);
 	return 0;
 }

@@ -40,6 +40,7 @@ typedef struct {
 	bool quiet;
 	int64_t timeout_ms;     /* per request; stall limit for streams */
 	int64_t connect_timeout_ms;
+	const char *cacert;     /* --cacert / MLREG_CACERT: CA bundle for https, NULL = system CAs */
 } cli_config;
 
 /* An option a command accepts, spelled without the leading "--" (a one-letter
@@ -213,6 +214,7 @@ extern const cli_cmd_entry cli_cmd_tag_entry;
 extern const cli_cmd_entry cli_cmd_deprecate_entry;
 extern const cli_cmd_entry cli_cmd_rm_entry;
 extern const cli_cmd_entry cli_cmd_gc_entry;
+extern const cli_cmd_entry cli_cmd_blob_url_entry;
 extern const cli_cmd_entry cli_cmd_fsck_entry;
 extern const cli_cmd_entry cli_cmd_token_create_entry;
 extern const cli_cmd_entry cli_cmd_token_ls_entry;

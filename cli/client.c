@@ -321,6 +321,9 @@ static int setup(cli_client *c, const cli_request *req, transfer *t, struct curl
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "mlreg/" MLREG_VERSION_STRING);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->cfg->connect_timeout_ms);
+	/* verification stays on (libcurl's default); --cacert only names the CAs */
+	if (c->cfg->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg->cacert);
 	if (req->upload || req->download) {
 		/* Streams: give up when nothing moves for the timeout, never on
 		 * total duration (a 10 GB pull takes as long as it takes). */
@@ -407,6 +410,16 @@ int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
 	resp->stopped = t.stopped;
 	if (t.failure) {
 		error = mlreg_error_set(t.failure, "%s", t.failure_msg);
+		goto done;
+	}
+	if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CACERT_BADFILE ||
+	    cc == CURLE_SSL_CERTPROBLEM) {
+		/* a certificate that does not verify is not a network hiccup:
+		 * no retry, and say what to do about it */
+		const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+		bool unknown_ca = strstr(why, "issuer") || strstr(why, "self-signed") || strstr(why, "self signed");
+		error = mlreg_error_set(MLREG_EIO, "TLS with registry %s failed: %s%s", c->cfg->registry, why,
+					unknown_ca ? " (name its CA with --cacert or MLREG_CACERT)" : "");
 		goto done;
 	}
 	if (cc != CURLE_OK) {

@@ -25,7 +25,7 @@ static const cli_cmd_entry *const commands[] = {
 	&cli_cmd_policy_set_entry,    &cli_cmd_policy_show_entry,   &cli_cmd_policy_rm_entry,
 	&cli_cmd_approve_entry,       &cli_cmd_gate_entry,          &cli_cmd_promote_entry,
 	&cli_cmd_rollback_entry,      &cli_cmd_history_entry,       &cli_cmd_lineage_entry,
-	&cli_cmd_gc_entry,            &cli_cmd_fsck_entry,          &cli_cmd_token_create_entry,
+	&cli_cmd_gc_entry,            &cli_cmd_fsck_entry,          &cli_cmd_blob_url_entry,          &cli_cmd_token_create_entry,
 	&cli_cmd_token_ls_entry,      &cli_cmd_token_revoke_entry,  &cli_cmd_audit_entry,
 	&cli_cmd_audit_verify_entry,  &cli_cmd_audit_export_entry,  &cli_cmd_webhook_add_entry,
 	&cli_cmd_webhook_ls_entry,    &cli_cmd_webhook_rm_entry,    &cli_cmd_webhook_deliveries_entry,
@@ -42,6 +42,7 @@ static const cli_cmd_entry *const commands[] = {
 typedef struct {
 	const char *registry;
 	const char *token;
+	const char *cacert;
 	bool json;
 	bool quiet;
 	bool help;
@@ -58,6 +59,8 @@ static void print_main_help(FILE *out)
 		"\nglobal options (before or after the command):\n"
 		"  --registry URL  registry base URL (env MLREG_REGISTRY, default http://127.0.0.1:8470)\n"
 		"  --token T       bearer token (env MLREG_TOKEN, else ~/.config/mlreg/token)\n"
+		"  --cacert FILE   CA certificates (PEM) that verify an https registry (env MLREG_CACERT;\n"
+		"                  default the system's)\n"
 		"  --json          machine-readable output on stdout\n"
 		"  -q, --quiet     no progress or informational lines on stderr\n"
 		"  --help          help for mlreg or a command\n"
@@ -91,6 +94,9 @@ static int take_global(global_flags *g, int argc, char **argv, int *i)
 	} else if (!strncmp(a, "--token", 7) && (a[7] == '\0' || a[7] == '=')) {
 		slot = &g->token;
 		n = 7;
+	} else if (!strncmp(a, "--cacert", 8) && (a[8] == '\0' || a[8] == '=')) {
+		slot = &g->cacert;
+		n = 8;
 	} else {
 		return 0;
 	}
@@ -190,6 +196,11 @@ static int load_config(const global_flags *g, cli_config *cfg, char **owned_regi
 	if (cfg->timeout_ms <= 0)
 		cfg->timeout_ms = 1;
 	cfg->connect_timeout_ms = cfg->timeout_ms < 10000 ? cfg->timeout_ms : 10000;
+	cfg->cacert = g->cacert && *g->cacert ? g->cacert : getenv("MLREG_CACERT");
+	if (cfg->cacert && !*cfg->cacert)
+		cfg->cacert = NULL;
+	if (cfg->cacert && access(cfg->cacert, R_OK) != 0)
+		return mlreg_error_set(MLREG_EUSAGE, "--cacert %s: cannot read it", cfg->cacert);
 
 	if (!reg || !*reg)
 		reg = getenv("MLREG_REGISTRY");

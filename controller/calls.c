@@ -163,6 +163,9 @@ static int prepare(xfer *x, int64_t timeout_ms)
 	curl_easy_setopt(x->h, CURLOPT_URL, x->url);
 	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* verification stays on (libcurl's default); --node-cacert names the CAs */
+	if (c->node.cacert)
+		curl_easy_setopt(x->h, CURLOPT_CAINFO, c->node.cacert);
 	curl_easy_setopt(x->h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(x->h, CURLOPT_PROXY, ""); /* never a proxy from the environment */
 	curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

@@ -21,6 +21,7 @@ typedef struct {
 	const char *url;        /* base URL, no trailing slash */
 	const char *token;      /* admin bearer token for the node, or NULL */
 	const char *driver;     /* the node's driver (ctl_driver_find); NULL: "mlreg" */
+	const char *cacert;     /* CA bundle that verifies an https node, or NULL (system CAs) */
 } ctl_node;
 
 typedef enum { CTL_CALL_INDEX, CTL_CALL_LOAD, CTL_CALL_TRAFFIC, CTL_CALL_UNLOAD, CTL_CALL_METRICS } ctl_call_kind;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "controller/reconcile.h"
 
 typedef struct {
@@ -27,6 +28,7 @@ static const flag flags[] = {
 	{"node-backoff-max", "longest retry delay for a node (default 1m)", 1, 86400000},
 	{"node-parallel", "node calls in flight at once (default 64)", 1, 4096},
 	{"node-token-file", "file with the bearer token the nodes' repository endpoints need", 0, 0},
+	{"node-cacert", "CA certificates (PEM) that verify nodes served over https (default the system's)", 0, 0},
 	{NULL, NULL, 0, 0},
 };
 
@@ -54,6 +56,12 @@ int ctl_flag_set(ctl_config *c, const char *name, const char *value)
 		if (util_read_token_file(value, &tok) < 0)
 			return mlreg_error_set(MLREG_EUSAGE, "--node-token-file: %s", mlreg_error_last());
 		c->node_token = tok; /* lives as long as the process */
+		return 0;
+	}
+	if (!strcmp(name, "node-cacert")) {
+		if (access(value, R_OK) != 0)
+			return mlreg_error_set(MLREG_EUSAGE, "--node-cacert %s: cannot read it", value);
+		c->node_cacert = value; /* argv lives as long as the process */
 		return 0;
 	}
 	if (!strcmp(name, "node-parallel")) {

@@ -93,6 +93,7 @@ static int nodes_observe(pass *p, const cJSON *snap)
 		pn->node.name = util_json_str(n, "name");
 		pn->node.url = util_json_str(n, "url");
 		pn->node.token = p->cfg->node_token;
+		pn->node.cacert = p->cfg->node_cacert;
 		pn->driver_name = util_json_str(n, "driver");
 		pn->node.driver = pn->driver_name;
 		pn->driver = ctl_driver_find(pn->driver_name ? pn->driver_name : "mlreg");

@@ -23,6 +23,7 @@ typedef struct {
 	int64_t backoff_max_ms;    /* its ceiling (default 1m) */
 	int max_parallel;          /* node calls in flight at once (default 64) */
 	const char *node_token;    /* admin bearer token for the nodes, or NULL */
+	const char *node_cacert;   /* CA bundle for https nodes (--node-cacert), or NULL */
 	const char *holder;        /* lease holder id (default host:pid:random) */
 } ctl_config;
 

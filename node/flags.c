@@ -37,8 +37,10 @@ static void usage(FILE *f)
 		"  --check-timeout DUR      the model check in a child process is killed after DUR (default 60s)\n"
 		"  --check-memory BYTES     address-space limit of that child (default 8589934592)\n"
 		"  --check-cpu DUR          CPU-time limit of that child (default 60s)\n"
+		"  --cacert FILE            CA certificates (PEM) that verify an https --registry\n"
 		"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 		"  --check DIR              (internal) check the model in DIR and exit: what the child runs\n");
+	fputs(util_httpd_transport_usage(), f);
 }
 
 static int duration(const char *flag, const char *arg, int64_t min, int64_t max, int64_t *out)
@@ -71,7 +73,12 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		{"connect-timeout", required_argument, 0, 'C'}, {"check-timeout", required_argument, 0, 'T'},
 		{"check-memory", required_argument, 0, 'M'}, {"check-cpu", required_argument, 0, 'U'},
 		{"log-level", required_argument, 0, 'L'},    {"check", required_argument, 0, 'K'},
-		{"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
+		{"help", no_argument, 0, 'h'},               {"cacert", required_argument, 0, 299},
+		{"tls-cert", required_argument, 0, 300},     {"tls-key", required_argument, 0, 301},
+		{"max-conns", required_argument, 0, 302},    {"max-conns-per-ip", required_argument, 0, 303},
+		{"request-timeout", required_argument, 0, 304}, {0, 0, 0, 0}};
+	static const char *const transport[] = {"tls-cert", "tls-key", "max-conns", "max-conns-per-ip",
+						"request-timeout"};
 	int o;
 	int64_t v;
 	*c = (node_config){
@@ -81,6 +88,7 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		.check = {.exe = "/proc/self/exe", .memory_bytes = (uint64_t)8 << 30, .timeout_ms = 60000,
 			  .cpu_seconds = 60},
 	};
+	util_httpd_transport_defaults(&c->tr);
 	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -142,6 +150,12 @@ int node_config_parse(int argc, char **argv, node_config *c)
 				c->check.memory_bytes = (uint64_t)v;
 			break;
 		case 'L': rc = util_log_level_parse(optarg); break;
+		case 299: c->cacert = optarg; break;
+		case 300:
+		case 301:
+		case 302:
+		case 303:
+		case 304: rc = util_httpd_transport_flag(&c->tr, transport[o - 300], optarg); break;
 		case 'h': usage(stdout); return 1;
 		default:
 			return mlreg_error_set(MLREG_EUSAGE, "unknown or incomplete flag '%s' (see --help)", argv[optind - 1]);
@@ -153,6 +167,8 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		return mlreg_error_set(MLREG_EUSAGE, "unexpected argument '%s'", argv[optind]);
 	if (!c->check_dir && !c->cache_dir)
 		return mlreg_error_set(MLREG_EUSAGE, "--cache DIR is required");
+	if (c->tr.max_conns < (unsigned)c->threads)
+		return mlreg_error_set(MLREG_EUSAGE, "--max-conns must be at least --threads (%d)", c->threads);
 	if (c->registry && !c->token_file)
 		return mlreg_error_set(MLREG_EUSAGE, "--registry needs --token-file (the node's registry token)");
 	return 0;

@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 	}
 	s.client = (cli_config){.registry = registry, .token = s.registry_token, .token_source = s.cfg.token_file,
 				.quiet = true, .timeout_ms = s.cfg.fetch_timeout_ms,
-				.connect_timeout_ms = s.cfg.connect_timeout_ms};
+				.connect_timeout_ms = s.cfg.connect_timeout_ms, .cacert = s.cfg.cacert};
 
 	if ((rc = node_cache_open(s.cfg.cache_dir, &s.cache)) < 0) {
 		fprintf(stderr, "mlreg-node: %s\n", mlreg_error_last());
@@ -101,8 +101,8 @@ int main(int argc, char **argv)
 		char addr[256];
 		snprintf(addr, sizeof(addr), "%s", s.cfg.listen);
 		*strrchr(addr, ':') = '\0';
-		printf("mlreg-node %s (%s) listening on http://%s:%d (cache %s, registry %s)\n", MLREG_VERSION_STRING,
-		       s.cfg.name, addr, port, s.cfg.cache_dir, registry ? registry : "none");
+		printf("mlreg-node %s (%s) listening on %s://%s:%d (cache %s, registry %s)\n", MLREG_VERSION_STRING,
+		       s.cfg.name, util_httpd_scheme(&s.cfg.tr), addr, port, s.cfg.cache_dir, registry ? registry : "none");
 		fflush(stdout);
 	}
 	util_workq_submit(s.workers, node_restore, &s);
@@ -113,6 +113,7 @@ int main(int argc, char **argv)
 	MHD_quiesce_daemon(s.daemon);
 	util_workq_stop(s.workers); /* loads in progress finish and answer */
 	MHD_stop_daemon(s.daemon);
+	util_httpd_transport_release(&s.cfg.tr);
 	node_shadow_stop(s.shadow);
 	node_table_free(s.table);
 	node_runtime_shutdown();

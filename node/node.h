@@ -22,6 +22,7 @@
 #include "node/cache.h"
 #include "node/runtime.h"
 #include "util/httpd.h"
+#include "util/httpd_transport.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -47,6 +48,8 @@ typedef struct {
 	int64_t connect_timeout_ms;
 	node_check_limits check;
 	util_log_level log_level;
+	util_httpd_transport tr;    /* --tls-*, --max-conns*, --request-timeout */
+	const char *cacert;         /* --cacert: CA bundle for an https registry */
 } node_config;
 
 /* Defaults, then argv; MLREG_EUSAGE with a message on a bad flag, and 1

@@ -224,6 +224,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (q->work_done)
 		return send_answer(q);
+	util_httpd_guard_received(s->cfg.tr.guard, c);
 	if (q->early_code || !q->route->worker) {
 		run_handler(q);
 		return send_answer(q);
@@ -236,9 +237,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	node_server *s = cls;
 	node_req *q = *con_cls;
 	if (!q)
 		return;
+	util_httpd_guard_rearm(s->cfg.tr.guard, c); /* the next request on this connection */
 	if (q->metrics)
 		node_metrics_request(q->metrics, q->answered ? (q->status ? q->status : 200) : 499,
 				     (double)(util_mono_ns() - q->t0_ns) / 1e9);
@@ -262,18 +265,23 @@ int node_serve(node_server *s)
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem topts[12];
+	unsigned tls_flags = 0;
+	int rc;
 	if (util_listen_parse(s->cfg.listen, &ss, &sslen) < 0)
 		return MLREG_EUSAGE;
+	if ((rc = util_httpd_transport_options(&s->cfg.tr, topts, &tls_flags)) < 0)
+		return rc;
 	/* poll, not epoll: see api/server.c (libmicrohttpd 0.9.75's epoll
 	 * loop can miss a FIN) */
 	s->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | tls_flags,
 		0, NULL, NULL, on_request, s,
+		MHD_OPTION_ARRAY, topts,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,

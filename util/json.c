@@ -9,6 +9,7 @@
  * formatting ever reaches a hash.  See schema/canonical.md.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util/json.h"
@@ -23,6 +24,33 @@ static int depth_ok(const cJSON *v, int depth, int max)
 	return 1;
 }
 
+/* Deepest nesting of brackets outside strings, stopping once past max: a
+ * linear look before cJSON, so a body nested 10,000 deep is refused for
+ * what it is (cJSON alone stops at its own limit of 1000 with "malformed"),
+ * without cJSON recursing through it first. */
+static bool depth_prescan_ok(const char *p, size_t len, int max)
+{
+	int depth = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return false;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return true;
+}
+
 int util_json_parse(const char *data, size_t len, int max_depth, cJSON **out)
 {
 	const char *end = NULL;
@@ -33,6 +61,8 @@ int util_json_parse(const char *data, size_t len, int max_depth, cJSON **out)
 	 * follows) or cut a string short, making two inputs one tree */
 	if (memchr(data, '\0', len))
 		return mlreg_error_set(MLREG_EINVALID, "JSON text contains a NUL byte");
+	if (!depth_prescan_ok(data, len, max_depth))
+		return mlreg_error_set(MLREG_EINVALID, "JSON nested deeper than %d levels", max_depth);
 	v = cJSON_ParseWithLengthOpts(data, len, &end, 0);
 	if (!v)
 		return mlreg_error_set(MLREG_EINVALID, "malformed JSON near byte %zu",

@@ -233,7 +233,9 @@ start_server() {
 		sleep 0.05
 	done
 	[[ "$PORT" =~ ^[0-9]+$ ]] || fail "server wrote no port file within 30s"
-	URL="http://127.0.0.1:$PORT"
+	# SCHEME=https for a server started with --tls-cert (curl then needs
+	# CURL_CA_BUNDLE, the CLI MLREG_CACERT)
+	URL="${SCHEME:-http}://127.0.0.1:$PORT"
 	for ((i = 0; i < 600; i++)); do
 		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/readyz" || true)" = 200 ]; then
 			break
@@ -246,8 +248,8 @@ start_server() {
 	[ -s "$dir/admin.token" ] || fail "server did not write $dir/admin.token"
 	ADMIN=$(cat "$dir/admin.token")
 	TOKEN=$ADMIN
-	grep -q "listening on http://127.0.0.1:$PORT" "$SERVER_LOG" ||
-		fail "server log lacks the 'listening on http://127.0.0.1:$PORT' line"
+	grep -q "listening on ${SCHEME:-http}://127.0.0.1:$PORT" "$SERVER_LOG" ||
+		fail "server log lacks the 'listening on ${SCHEME:-http}://127.0.0.1:$PORT' line"
 	log "server pid $PID at $URL (data $dir)"
 }
 

@@ -55,8 +55,8 @@ start_node() { # CACHE [flags]
 		sleep 0.05
 	done
 	[[ "$port" =~ ^[0-9]+$ ]] || fail "mlreg-node wrote no port file within 30s"
-	NURL="http://127.0.0.1:$port"
-	grep -q "listening on http://127.0.0.1:$port" "$NLOG" || fail "node log lacks its 'listening on' line"
+	NURL="${SCHEME:-http}://127.0.0.1:$port" # SCHEME: see start_server
+	grep -q "listening on ${SCHEME:-http}://127.0.0.1:$port" "$NLOG" || fail "node log lacks its 'listening on' line"
 	log "node pid $NPID at $NURL (cache $cache)"
 }
 
