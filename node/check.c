@@ -44,10 +44,10 @@
 #include "util/util.h"
 
 #define TAIL_MAX 4096
-/* An AddressSanitizer build reserves terabytes of shadow address space as
- * it starts, so a child under any RLIMIT_AS dies before main: such builds
- * (tests only) check without the address space limit. */
-#if defined(__SANITIZE_ADDRESS__)
+/* An AddressSanitizer or ThreadSanitizer build reserves terabytes of shadow
+ * address space as it starts, so a child under any RLIMIT_AS dies before
+ * main: such builds (tests only) check without the address space limit. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LIMIT_ADDRESS_SPACE false
 #else
 #define LIMIT_ADDRESS_SPACE true

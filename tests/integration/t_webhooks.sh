@@ -127,7 +127,12 @@ print(ok)
 ' "$RLOG" "$1" "$2" >"$WORK/sigcheck" 2>&1 || fail "signature check: $(cat "$WORK/sigcheck")"
 	log "$(cat "$WORK/sigcheck") signed deliveries verified"
 }
-WEBHOOK_FLAGS=(--webhook-allow-private --webhook-backoff 50ms --webhook-backoff-max 200ms --webhook-poll 50ms)
+# --webhook-max-attempts 1000: with 200ms backoffs the default 15 attempts
+# last about 3s, which a loaded machine or a sanitizer build can spend
+# between "receiver down" and "receiver up" (the steps that want a failed
+# delivery pass their own, smaller --webhook-max-attempts, which wins).
+WEBHOOK_FLAGS=(--webhook-allow-private --webhook-backoff 50ms --webhook-backoff-max 200ms --webhook-poll 50ms
+	--webhook-max-attempts 1000)
 
 # ---------------------------------------------------------------- SSRF
 step "private addresses are refused without --webhook-allow-private"

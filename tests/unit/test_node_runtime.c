@@ -30,13 +30,18 @@
 #error "NODE_CHECK_HELPER (the path of node_check_helper) must be defined by the build"
 #endif
 
-/* ASan reserves terabytes of shadow address space at start: a child under
- * an RLIMIT_AS cannot even begin, so node_check_run leaves that limit out
- * in such builds and the memory limit is tested only without ASan. */
-#if defined(__SANITIZE_ADDRESS__)
+/* ASan and TSan reserve terabytes of shadow address space at start: a child
+ * under an RLIMIT_AS cannot even begin, so node_check_run leaves that limit
+ * out in such builds and the memory limit is tested only without them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_ASAN 1
 #else
 #define UNDER_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#else
+#define UNDER_TSAN 0
 #endif
 
 #define ROWS 300
@@ -84,12 +89,13 @@ static int setup(void **state)
 	tmp = tu_mkdtemp();
 	if (UNDER_ASAN) {
 		/* a crash in the child (XGBoost is not instrumented) should end it
-		 * by the signal, as in a normal build, not by ASan's report and
-		 * exit 1; the options are read by the children as they start */
-		const char *opts = getenv("ASAN_OPTIONS");
+		 * by the signal, as in a normal build, not by the sanitizer's report
+		 * and exit 1; the options are read by the children as they start */
+		const char *var = UNDER_TSAN ? "TSAN_OPTIONS" : "ASAN_OPTIONS";
+		const char *opts = getenv(var);
 		char buf[1024];
 		snprintf(buf, sizeof(buf), "%s%shandle_segv=0", opts ? opts : "", opts && *opts ? ":" : "");
-		setenv("ASAN_OPTIONS", buf, 1);
+		setenv(var, buf, 1);
 	}
 	for (int i = 0; i < ROWS * COLS; i++) {
 		s = s * 1103515245u + 12345u;
