@@ -72,6 +72,10 @@ TOKEN=$WRITER cli_ok sign fraud:1 --key "$WORK/release"
 assert_contains "$OUT" "signed fraud:1 ($D1) with key $REL_FP ('release')" "sign output"
 TOKEN=$READER cli_ok verify fraud:1
 assert_contains "$OUT" "verified fraud:1" "verify by a trusted key"
+cli_ok show fraud:1 --json
+assert_json 'j["signed"] is True' "$OUT" "the version object says signed"
+cli_ok show fraud:3 --json
+assert_json 'j["signed"] is False' "$OUT" "an unsigned version says so"
 cli_ok verify fraud:1 --key "$WORK/release.pub" --json
 assert_json 'j["verified"] and j["checked"][0]["ok"]' "$OUT" "verify --key"
 cli verify fraud:1 --key "$WORK/other.pub" --json
