@@ -120,6 +120,14 @@ expect_rc 3 "promote a version signed by an untrusted key"
 cli_ok gate fraud:1 --to production
 cli_ok promote fraud:1 --to production
 
+step "mlreg-node refuses a --trust-key that is not an Ed25519 public key"
+for bad in "$WORK/rsa.pub" "$WORK/release" "$WORK/missing.pub"; do
+	rc=0
+	"$MLREG_NODE_BIN" --listen 127.0.0.1:0 --cache "$WORK/badcache" --trust-key "$bad" >"$WORK/bad.out" 2>&1 || rc=$?
+	assert_eq "$rc" 2 "mlreg-node --trust-key $bad"
+	assert_contains "$(cat "$WORK/bad.out")" "--trust-key $bad" "the bad key file is named"
+done
+
 step "a deployment to a node with --trust-key serves the signed version"
 fleet 1 --trust-key "$WORK/release.pub"
 grep -q "trusting signing key $REL_FP" "${NODE_LOGS[1]}" || fail "the node did not log its trusted key"
