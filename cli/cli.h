@@ -252,5 +252,11 @@ extern const cli_cmd_entry cli_cmd_rollout_resume_entry;
 extern const cli_cmd_entry cli_cmd_rollout_promote_entry;
 extern const cli_cmd_entry cli_cmd_rollout_abort_entry;
 extern const cli_cmd_entry cli_cmd_rollout_retry_entry;
+extern const cli_cmd_entry cli_cmd_keygen_entry;
+extern const cli_cmd_entry cli_cmd_key_add_entry;
+extern const cli_cmd_entry cli_cmd_key_ls_entry;
+extern const cli_cmd_entry cli_cmd_key_rm_entry;
+extern const cli_cmd_entry cli_cmd_sign_entry;
+extern const cli_cmd_entry cli_cmd_verify_entry;
 
 #endif
