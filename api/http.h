@@ -175,6 +175,7 @@ extern const api_route api_routes_lineage[];
 extern const api_route api_routes_webhooks[];
 extern const api_route api_routes_deploy[];
 extern const api_route api_routes_bundles[];
+extern const api_route api_routes_sign[];
 /* Streaming sinks of API_STREAM_* routes. */
 int api_blob_sink_open(api_req *q);
 int api_upload_sink_open(api_req *q);

@@ -152,6 +152,15 @@ static int version_get(api_req *q)
 	if ((rc = reg_ref_segment_parse(q->params[1], &ref, q->params[0])) < 0 ||
 	    (rc = reg_version_get_ref(q->srv->reg, &ref, true, &out)) < 0)
 		return rc;
+	/* "signed": a valid signature by a trusted key (a few Ed25519 checks) */
+	{
+		int64_t number = 0;
+		bool is_signed = false;
+		if (util_json_i64(out, "version", &number) == 0 &&
+		    reg_version_signed(q->srv->reg, q->params[0], number, &is_signed) == 0)
+			cJSON_AddBoolToObject(out, "signed", is_signed);
+		mlreg_error_clear();
+	}
 	return api_reply_json(q, 200, out);
 }
 

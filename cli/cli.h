@@ -255,5 +255,11 @@ extern const cli_cmd_entry cli_cmd_rollout_retry_entry;
 /* bundles (docs/bundles.md) */
 extern const cli_cmd_entry cli_cmd_export_entry;
 extern const cli_cmd_entry cli_cmd_import_entry;
+extern const cli_cmd_entry cli_cmd_keygen_entry;
+extern const cli_cmd_entry cli_cmd_key_add_entry;
+extern const cli_cmd_entry cli_cmd_key_ls_entry;
+extern const cli_cmd_entry cli_cmd_key_rm_entry;
+extern const cli_cmd_entry cli_cmd_sign_entry;
+extern const cli_cmd_entry cli_cmd_verify_entry;
 
 #endif

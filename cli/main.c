@@ -33,7 +33,8 @@ static const cli_cmd_entry *const commands[] = {
 	&cli_cmd_deploy_create_entry, &cli_cmd_deploy_ls_entry,     &cli_cmd_deploy_status_entry,
 	&cli_cmd_deploy_events_entry, &cli_cmd_deploy_rm_entry,     &cli_cmd_rollout_pause_entry,
 	&cli_cmd_rollout_resume_entry, &cli_cmd_rollout_promote_entry, &cli_cmd_rollout_abort_entry,
-	&cli_cmd_rollout_retry_entry,
+	&cli_cmd_rollout_retry_entry, &cli_cmd_keygen_entry,        &cli_cmd_key_add_entry,       &cli_cmd_key_ls_entry,
+	&cli_cmd_key_rm_entry,        &cli_cmd_sign_entry,          &cli_cmd_verify_entry,
 	&cli_cmd_export_entry,        &cli_cmd_import_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

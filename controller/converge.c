@@ -97,9 +97,40 @@ void refresh(dep *d)
 	free(calls);
 }
 
+/* The valid signatures of model:version as the load body carries them,
+ * read (and re-verified) through the registry; NULL when there are none or
+ * they cannot be read - a node that requires one then refuses the load,
+ * which is the safe side. */
+static cJSON *load_signatures(dep *d, int64_t version)
+{
+	char ref[32];
+	cJSON *all = NULL, *out = NULL;
+	const cJSON *e;
+	snprintf(ref, sizeof(ref), "%lld", (long long)version);
+	if (reg_signatures_get(d->p->r, d->model, ref, &all) < 0) {
+		LOG_WARN("deployment %s: cannot read the signatures of %s:%lld: %s", d->name, d->model, (long long)version,
+			 mlreg_error_last());
+		return NULL;
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(all, "signatures"))
+	{
+		cJSON *s;
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(e, "valid")))
+			continue;
+		if ((!out && !(out = cJSON_CreateArray())) || !(s = cJSON_CreateObject()))
+			break;
+		cJSON_AddItemToArray(out, s);
+		cJSON_AddStringToObject(s, "public_key", util_json_str(e, "public_key"));
+		cJSON_AddStringToObject(s, "signature", util_json_str(e, "signature"));
+	}
+	cJSON_Delete(all);
+	return out;
+}
+
 int converge_load(dep *d, int64_t version, const char *digest)
 {
 	ctl_call *calls = calloc(d->nsel + 1, sizeof(*calls));
+	cJSON *sigs = NULL;
 	size_t n = 0;
 	int rc = 0;
 	if (!calls)
@@ -108,9 +139,12 @@ int converge_load(dep *d, int64_t version, const char *digest)
 		pnode *pn = d->sel[i];
 		if (!pn->reachable || entry_ready(node_entry(pn, d->name, version)))
 			continue;
+		if (n == 0)
+			sigs = load_signatures(d, version);
 		call_init(&calls[n], d, pn, CTL_CALL_LOAD);
 		calls[n].version = version;
 		calls[n].digest = digest;
+		calls[n].signatures = sigs;
 		n++;
 	}
 	if (n == 0) {
@@ -141,6 +175,7 @@ int converge_load(dep *d, int64_t version, const char *digest)
 	for (size_t i = 0; i < n; i++)
 		ctl_call_release(&calls[i]);
 	free(calls);
+	cJSON_Delete(sigs);
 	refresh(d);
 	if (rc == 1) { /* perhaps READY now everywhere after all */
 		rc = 0;

@@ -34,6 +34,7 @@ typedef struct {
 	const char *model;      /* registry model (load) */
 	int64_t version;        /* load, unload (0: all) */
 	const char *digest;     /* load */
+	const cJSON *signatures; /* load: [{"public_key","signature"}] of the version, or NULL */
 	const cJSON *weights;   /* traffic: {"2":90,"3":10} */
 	const char *shadow;     /* traffic, NULL for none */
 	/* outcome (owned by the call) */

@@ -82,6 +82,16 @@ static int load_body(const ctl_call *c, char **out)
 		cJSON_Delete(o);
 		o = NULL;
 	}
+	/* the version's signatures: a node with --trust-key loads only what
+	 * one of its keys signed (docs/node.md) */
+	if (o && cJSON_GetArraySize(c->signatures) > 0) {
+		cJSON *sigs = cJSON_Duplicate(c->signatures, true);
+		if (!sigs || !cJSON_AddItemToObject(p, "signatures", sigs)) {
+			cJSON_Delete(sigs);
+			cJSON_Delete(o);
+			o = NULL;
+		}
+	}
 	return body_of(o, out);
 }
 

@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"  --check-cpu DUR          CPU-time limit of that child (default 60s)\n"
 		"  --cacert FILE            CA certificates (PEM) that verify an https --registry\n"
 		"  --log-level LEVEL        debug, info, warn or error (default info)\n"
+		"  --trust-key PUB.pem      load only versions signed by this Ed25519 key (repeatable, up to 16;\n"
+		"                           any one trusted key suffices)\n"
 		"  --check DIR              (internal) check the model in DIR and exit: what the child runs\n");
 	fputs(util_httpd_transport_usage(), f);
 }
@@ -73,6 +75,7 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		{"connect-timeout", required_argument, 0, 'C'}, {"check-timeout", required_argument, 0, 'T'},
 		{"check-memory", required_argument, 0, 'M'}, {"check-cpu", required_argument, 0, 'U'},
 		{"log-level", required_argument, 0, 'L'},    {"check", required_argument, 0, 'K'},
+		{"trust-key", required_argument, 0, 'S'},
 		{"help", no_argument, 0, 'h'},               {"cacert", required_argument, 0, 299},
 		{"tls-cert", required_argument, 0, 300},     {"tls-key", required_argument, 0, 301},
 		{"max-conns", required_argument, 0, 302},    {"max-conns-per-ip", required_argument, 0, 303},
@@ -106,6 +109,11 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		case 'a': c->admin_token_file = optarg; break;
 		case 'p': c->port_file = optarg; break;
 		case 'K': c->check_dir = optarg; break;
+		case 'S':
+			if (c->ntrust_keys >= NODE_MAX_TRUST_KEYS)
+				return mlreg_error_set(MLREG_EUSAGE, "at most %d --trust-key", NODE_MAX_TRUST_KEYS);
+			c->trust_keys[c->ntrust_keys++] = optarg;
+			break;
 		case 't':
 		case 'w':
 		case 's':

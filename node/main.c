@@ -63,6 +63,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mlreg-node: %s\n", mlreg_error_last());
 		return 2;
 	}
+	if (node_trust_load(&s.cfg, &s.trust) < 0) {
+		fprintf(stderr, "mlreg-node: %s\n", mlreg_error_last());
+		return 2;
+	}
 	if (s.cfg.registry) {
 		size_t n;
 		if (!(registry = strdup(s.cfg.registry))) {
@@ -121,6 +125,7 @@ int main(int argc, char **argv)
 	pthread_mutex_destroy(&s.persist_mu);
 	free(s.registry_token);
 	free(s.admin_token);
+	node_trust_free(s.trust);
 	free(registry);
 	curl_global_cleanup();
 	return 0;

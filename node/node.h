@@ -27,6 +27,7 @@
 #include "util/util.h"
 
 /* ---- flags (flags.c) ---- */
+#define NODE_MAX_TRUST_KEYS 16
 typedef struct {
 	const char *listen;         /* default 127.0.0.1:8471 */
 	const char *registry;       /* registry base URL */
@@ -50,6 +51,8 @@ typedef struct {
 	util_log_level log_level;
 	util_httpd_transport tr;    /* --tls-*, --max-conns*, --request-timeout */
 	const char *cacert;         /* --cacert: CA bundle for an https registry */
+	const char *trust_keys[NODE_MAX_TRUST_KEYS]; /* --trust-key PUB.pem, repeatable */
+	int ntrust_keys;
 } node_config;
 
 /* Defaults, then argv; MLREG_EUSAGE with a message on a bad flag, and 1
@@ -69,6 +72,8 @@ typedef struct node_version {
 	int64_t number;
 	char *digest;            /* version digest */
 	char *source;            /* registry model it was fetched from */
+	char *signatures;        /* the load's parameters.signatures as JSON text, NULL when none
+				  * (set while LOADING; kept in state.json for the restore) */
 	node_state state;        /* under the table lock */
 	char *reason;            /* why UNAVAILABLE (under the table lock) */
 	node_model *m;           /* set once READY, freed with the last reference */
@@ -181,6 +186,7 @@ void node_metrics_load_failure(const char *model);
 int node_metrics_render(node_table *t, util_buf *out);
 
 /* ---- the node (server.c, repo.c, routes.c) ---- */
+typedef struct node_trust node_trust;
 typedef struct node_server {
 	node_config cfg;
 	cli_config client;          /* registry client settings */
@@ -193,7 +199,25 @@ typedef struct node_server {
 	struct MHD_Daemon *daemon;
 	pthread_mutex_t persist_mu; /* one state.json writer at a time */
 	uint64_t persisted_gen;
+	node_trust *trust;          /* --trust-key keys; NULL: signatures not required */
 } node_server;
+
+/* ---- signature enforcement (trust.c) ---- */
+/* Read and check the --trust-key files (Ed25519 public key PEM each):
+ * *out stays NULL when there are none.  MLREG_EUSAGE naming the file
+ * otherwise. */
+int node_trust_load(const node_config *c, node_trust **out);
+void node_trust_free(node_trust *t);
+/* A load's parameters.signatures (absent or null: none) checked for shape
+ * - an array of at most 64 {"public_key"?: PEM, "signature": base64}
+ * objects - into JSON text (*out heap, NULL when none).  MLREG_EINVALID. */
+int node_trust_parse(const cJSON *signatures, char **out);
+/* 0 when no keys are trusted, or when one of the signatures (JSON text
+ * from node_trust_parse, may be NULL) verifies against one of the trusted
+ * keys over the statement of (source, number, digest) - the digest the
+ * files are then verified against.  MLREG_EINTEGRITY with the reason. */
+int node_trust_check(const node_trust *t, const char *source, int64_t number, const char *digest,
+		     const char *signatures);
 
 typedef struct node_req node_req;
 typedef int (*node_handler)(node_req *q);

@@ -11,6 +11,10 @@
  * serving exactly as before; the failed version shows as UNAVAILABLE with
  * its reason in the index.
  *
+ * With --trust-key, a version is loaded only when a signature given with
+ * its load verifies against a trusted key (trust.c), checked before any
+ * byte is fetched and again on every restore.
+ *
  * Every change is written to the cache's state.json before it is answered,
  * so a node killed at any moment restarts serving what it last confirmed.
  * While the restore runs, nothing is written: a crash in the middle of a
@@ -106,6 +110,11 @@ static int load_version(node_server *s, const node_version *v, bool confirmed, n
 {
 	char *dir = NULL;
 	int rc;
+	*status = 422;
+	/* before any byte is fetched: the statement names the digest the
+	 * files are then checked against */
+	if ((rc = node_trust_check(s->trust, v->source, v->number, v->digest, v->signatures)) < 0)
+		return rc;
 	*status = 500;
 	if ((rc = fetch(s, v, confirmed, &dir, status)) < 0)
 		return rc;
@@ -138,7 +147,7 @@ int node_h_load(node_req *q)
 	cJSON *body = NULL;
 	node_version *v;
 	node_model *m = NULL;
-	char vbuf[32];
+	char vbuf[32], *sigs = NULL;
 	unsigned status;
 	int rc;
 	if (!util_model_name_valid(model))
@@ -161,8 +170,15 @@ int node_h_load(node_req *q)
 		rc = mlreg_error_set(MLREG_EINVALID, "invalid registry model name '%s'", source);
 		goto done;
 	}
+	if ((rc = node_trust_parse(cJSON_GetObjectItemCaseSensitive(p, "signatures"), &sigs)) < 0)
+		goto done;
 	if ((rc = node_table_begin_load(s->table, model, version, digest, source, &v)) < 0)
 		goto done;
+	if (rc == 0) { /* LOADING: ours until end_load, and state.json skips it */
+		free(v->signatures);
+		v->signatures = sigs;
+		sigs = NULL;
+	}
 	if (rc == 1) { /* already READY with this digest */
 		rc = node_reply_json(q, 200, version_json(v, "READY"));
 		node_version_unref(v);
@@ -196,6 +212,7 @@ int node_h_load(node_req *q)
 		rc = node_reply_json(q, 200, o);
 	}
 done:
+	free(sigs);
 	cJSON_Delete(body);
 	return rc;
 }
@@ -306,8 +323,15 @@ static void restore_model(node_server *s, const char *name, const cJSON *m)
 			LOG_ERROR("state.json: skipping an invalid entry for %s version %s", name, it->string);
 			continue;
 		}
-		if (node_table_begin_load(s->table, name, it->string, digest, source, &v) != 0)
+		char *sigs = NULL;
+		if (node_trust_parse(cJSON_GetObjectItemCaseSensitive(it, "signatures"), &sigs) < 0)
+			LOG_ERROR("state.json: ignoring the malformed signatures of %s version %s", name, it->string);
+		if (node_table_begin_load(s->table, name, it->string, digest, source, &v) != 0) {
+			free(sigs);
 			continue;
+		}
+		free(v->signatures);
+		v->signatures = sigs;
 		if (load_version(s, v, true, &model, &status) < 0) {
 			char reason[1024];
 			snprintf(reason, sizeof(reason), "%s", mlreg_error_last());

@@ -72,6 +72,7 @@ void node_version_unref(node_version *v)
 	free(v->version);
 	free(v->digest);
 	free(v->source);
+	free(v->signatures);
 	free(v->reason);
 	free(v);
 }
@@ -617,6 +618,11 @@ cJSON *node_table_state(node_table *t, uint64_t *generation)
 			o = cJSON_AddObjectToObject(vs, v->version);
 			cJSON_AddStringToObject(o, "digest", v->digest);
 			cJSON_AddStringToObject(o, "source", v->source);
+			if (v->signatures) {
+				cJSON *sigs = cJSON_Parse(v->signatures);
+				if (sigs)
+					cJSON_AddItemToObject(o, "signatures", sigs);
+			}
 			any = true;
 		}
 		if (any)

@@ -280,6 +280,11 @@ int reg_signatures_get(reg_registry *r, const char *model, const char *ref, cJSO
 /* Whether version number of model carries a valid signature by a trusted
  * key (re-verified now).  ENOTFOUND when there is no such version. */
 int reg_version_signed(reg_registry *r, const char *model, int64_t number, bool *is_signed);
+/* The same from request bodies: {"name","public_key"} and
+ * {"public_key","signature"}, strings, no other members (MLREG_EINVALID). */
+int reg_key_add_body(reg_registry *r, const reg_principal *who, const cJSON *body, cJSON **out);
+int reg_signature_add_body(reg_registry *r, const reg_principal *who, const char *model, const char *ref,
+			   const cJSON *body, cJSON **out);
 /* Transaction-level forms (STABLE CONTRACT: bundle import uses
  * reg_signature_insert_tx inside its import transaction).
  * reg_signature_insert_tx verifies signature_b64 with public_key_pem over

@@ -378,3 +378,36 @@ int reg_version_signed(reg_registry *r, const char *model, int64_t number, bool 
 	META(r)->rollback(tx);
 	return rc;
 }
+
+/* The strings of body's members keys (in order) into vals; nothing else
+ * may be in body. */
+static int body_strings(const cJSON *body, const char *const *keys, const char **vals)
+{
+	int rc;
+	if ((rc = promo_only_keys(body, keys)) < 0)
+		return rc;
+	for (int i = 0; keys[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItem(body, keys[i]);
+		if (!cJSON_IsString(v) || !v->valuestring[0])
+			return mlreg_error_set(MLREG_EINVALID, "'%s' must be a non-empty string", keys[i]);
+		vals[i] = v->valuestring;
+	}
+	return 0;
+}
+
+int reg_key_add_body(reg_registry *r, const reg_principal *who, const cJSON *body, cJSON **out)
+{
+	static const char *const keys[] = {"name", "public_key", NULL};
+	const char *v[2];
+	int rc = body_strings(body, keys, v);
+	return rc < 0 ? rc : reg_key_add(r, who, v[0], v[1], out);
+}
+
+int reg_signature_add_body(reg_registry *r, const reg_principal *who, const char *model, const char *ref,
+			   const cJSON *body, cJSON **out)
+{
+	static const char *const keys[] = {"public_key", "signature", NULL};
+	const char *v[2];
+	int rc = body_strings(body, keys, v);
+	return rc < 0 ? rc : reg_signature_add(r, who, model, ref, v[0], v[1], out);
+}

@@ -67,12 +67,12 @@ static int ossl_fail(int code, const char *msg)
 	return mlreg_error_set(code, "%s", msg);
 }
 
-/* "Ed25519" or the name OpenSSL gives the key's algorithm */
+/* MLREG_EINVALID naming the key's algorithm ("RSA", "EC") unless Ed25519 */
 static int want_ed25519(EVP_PKEY *k, const char *what)
 {
 	if (EVP_PKEY_id(k) == EVP_PKEY_ED25519)
 		return 0;
-	const char *name = OBJ_nid2sn(EVP_PKEY_id(k));
+	const char *name = EVP_PKEY_get0_type_name(k);
 	ERR_clear_error();
 	return mlreg_error_set(MLREG_EINVALID, "%s is a %s key: only Ed25519 keys are accepted", what,
 			       name ? name : "non-Ed25519");
