@@ -274,6 +274,32 @@ assert_json 'j["imported"] == [] and len(j["skipped"]) == 3' "$OUT" "re-import (
 cli_ok import "$WORK/zstd.tar.zst" --json
 assert_json 'j["imported"] == [] and len(j["skipped"]) == 1' "$OUT" "re-import (zstd)"
 
+step "signatures made with mlreg sign travel with the version"
+on_a
+mkdir -p "$WORK/m4" && printf 'signed\n' >"$WORK/m4/s.txt"
+cli_ok push signed-only "$WORK/m4" -q
+cli_ok sign signed-only:1 --key "$WORK/ci.pem"
+cli_ok export signed-only:1 -o "$WORK/sigA.tar" --key "$WORK/ci.pem" --json
+assert_json 'len(j["versions"][0]["signatures"]) == 1' "$OUT" "mlreg sign's signature exported"
+on_b
+cli_ok key ls --json
+assert_json 'j["keys"] == []' "$OUT" "B trusts no key yet"
+cli import "$WORK/sigA.tar" --require-signature
+expect_rc 3 "signed bundle, key not trusted in B"
+assert_contains "$ERR" "a key this registry does not trust" "untrusted key message"
+cli show signed-only:1
+expect_rc 5 "nothing imported under --require-signature"
+cli_ok key add ci "$WORK/ci.pub"
+cli_ok import "$WORK/sigA.tar" --require-signature --json
+assert_json '[v["version"] for v in j["imported"]] == [1]' "$OUT" "imported under --require-signature"
+for ref in signed-only:1 fraud:1 fraud:2 risk/other:1; do
+	cli_ok verify "$ref"
+done
+cli_ok import "$WORK/good.tar" --require-signature --json
+assert_json 'j["imported"] == [] and len(j["skipped"]) == 3' "$OUT" "re-import under --require-signature"
+cli import "$WORK/plain.tar" --require-signature
+expect_rc 3 "unsigned versions under --require-signature with a trusted key"
+
 step "stop"
 PID=$A_PID stop_server
 PID=$B_PID stop_server
