@@ -171,12 +171,7 @@ int cli_bundle_sig_fetch(cli_client *c, const char *model, int64_t number, cJSON
 	ref.version = number;
 	if ((rc = cli_version_path(&path, &ref, "/signatures")) < 0)
 		goto done;
-	if ((rc = cli_client_json(c, "GET", path.ptr, NULL, &resp)) == MLREG_ENOTFOUND &&
-	    strstr(mlreg_error_last(), "no such route")) {
-		/* a registry without the signatures route (before issue 7's
-		 * signing) has none to give */
-		rc = 0;
-	} else if (rc < 0) {
+	if ((rc = cli_client_json(c, "GET", path.ptr, NULL, &resp)) < 0) {
 		rc = cli_error_wrap(rc, "cannot read the signatures of %s:%lld", model, (long long)number);
 		goto done;
 	}

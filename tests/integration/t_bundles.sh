@@ -295,6 +295,16 @@ assert_json '[v["version"] for v in j["imported"]] == [1]' "$OUT" "imported unde
 for ref in signed-only:1 fraud:1 fraud:2 risk/other:1; do
 	cli_ok verify "$ref"
 done
+sigs_of() { # the stored signatures of MODEL VERSION, as comparable text
+	http GET "/api/v1/models/$1/versions/$2/signatures"
+	expect_code 200 "signatures of $1:$2"
+	jq_ 'sorted((s["fingerprint"], s["signature"], s["public_key"], s["valid"]) for s in j["signatures"])' "$BODY"
+}
+on_a
+A_S=$(sigs_of signed-only 1)
+on_b
+assert_eq "$(sigs_of signed-only 1)" "$A_S" "signatures of signed-only:1 in B"
+assert_contains "$A_S" "sha256:" "signed-only:1 carries a signature"
 cli_ok import "$WORK/good.tar" --require-signature --json
 assert_json 'j["imported"] == [] and len(j["skipped"]) == 3' "$OUT" "re-import under --require-signature"
 cli import "$WORK/plain.tar" --require-signature
