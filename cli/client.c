@@ -260,6 +260,7 @@ static int code_for(long status, const char *name)
 		{"forbidden", MLREG_EFORBIDDEN},  {"integrity", MLREG_EINTEGRITY},
 		{"too_large", MLREG_ETOOBIG},     {"range", MLREG_ERANGE},
 		{"newer_version", MLREG_ENEWER},  {"io_error", MLREG_EIO},
+		{"rate_limited", MLREG_ERATELIMITED},
 	};
 	if (name)
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -273,6 +274,7 @@ static int code_for(long status, const char *name)
 	case 412: return MLREG_EREFUSED;
 	case 413: return MLREG_ETOOBIG;
 	case 416: return MLREG_ERANGE;
+	case 429: return MLREG_ERATELIMITED;
 	default: return status >= 500 ? MLREG_EIO : MLREG_ERROR;
 	}
 }

@@ -12,7 +12,9 @@
 --
 -- tokens        API tokens: only the SHA-256 of the token is stored; a
 --               principal may hold several; role per docs/security.md;
---               revoked_at set = no longer accepted.
+--               revoked_at set = no longer accepted; models/stages scope
+--               it, expires_at ends it, last_used_at is flushed from memory
+--               (docs/security.md "Token scopes, expiry and last use").
 -- models        one row per model name (OCI repository grammar).
 -- model_tags    free key/value tags on models.
 -- blobs         every blob the registry has made durable: a row exists only
@@ -106,7 +108,11 @@ CREATE TABLE tokens (
     token_hash  TEXT    NOT NULL UNIQUE,
     created_at  INTEGER NOT NULL,
     created_by  TEXT    NOT NULL,
-    revoked_at  INTEGER
+    revoked_at  INTEGER,
+    models      TEXT,   -- fnmatch glob of model names (NULL: all)         (0006)
+    stages      TEXT,   -- comma-separated stages it may move (NULL: all)  (0006)
+    expires_at  INTEGER,-- ms; refused like revoked afterwards (NULL: never) (0006)
+    last_used_at INTEGER -- ms; flushed from memory periodically           (0006)
 );
 
 CREATE TABLE models (
