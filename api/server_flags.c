@@ -44,8 +44,8 @@ static void usage(FILE *f)
 		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --no-controller        do not run the deployment reconciler in this process\n"
-		"  --rate-limit N/s       requests per second each token may make (default 50/s; 0 = no limit)\n"
-		"  --rate-burst N         requests a token may make at once above its rate (default 100)\n"
+		"  --rate-limit N/s       requests per second each token may make (default 100/s; 0 = no limit)\n"
+		"  --rate-burst N         requests a token may make at once above its rate (default 200)\n"
 		"  --auth-fail-rate N/s   failed authentications per second an address may make before it is\n"
 		"                         answered 429 and its failures are no longer logged one by one\n"
 		"                         (default 2/s; 0 = no limit)\n"
@@ -83,7 +83,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
 		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
 		.lineage_max_depth = 64, .lineage_max_nodes = 100000, .db_mmap_bytes = 2147418112,
-		.rate_limit = 50, .rate_burst = 100, .auth_fail_rate = 2, .auth_fail_burst = 20, .rate_keys = 4096,
+		.rate_limit = 100, .rate_burst = 200, .auth_fail_rate = 2, .auth_fail_burst = 20, .rate_keys = 4096,
 		.token_touch_ms = 60000, .auth_fail_summary_ms = 60000,
 	};
 	c->data_dir = getenv("MLREG_DATA") ? getenv("MLREG_DATA") : "./mlreg-data";

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -383,7 +384,7 @@ static int setup(cli_client *c, const cli_request *req, transfer *t, struct curl
 	return 0;
 }
 
-int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
+static int do_once(cli_client *c, const cli_request *req, cli_response *resp)
 {
 	transfer t;
 	struct curl_slist *hdrs = NULL;
@@ -444,6 +445,26 @@ done:
 	util_buf_release(&t.body);
 	free(json_text);
 	free(url);
+	return error;
+}
+
+/* A 429 (rate_limited) means the registry did nothing: wait and send it
+ * again, a few times, backing off (1s, 2s, 4s; docs/security.md "Rate
+ * limits and authentication failures").  Other answers are returned as
+ * they are. */
+int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
+{
+	int error = 0;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (attempt > 0) {
+			struct timespec ts = {.tv_sec = 1 << (attempt - 1), .tv_nsec = 0};
+			cli_response_release(resp);
+			nanosleep(&ts, NULL);
+		}
+		error = do_once(c, req, resp);
+		if (error != MLREG_ERATELIMITED || resp->stopped)
+			break;
+	}
 	return error;
 }
 

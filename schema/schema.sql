@@ -12,8 +12,10 @@
 --
 -- tokens        API tokens: only the SHA-256 of the token is stored; a
 --               principal may hold several; role per docs/security.md;
---               revoked_at set = no longer accepted; models/stages scope
---               it, expires_at ends it, last_used_at is flushed from memory
+--               revoked_at set = no longer accepted (0006:) models is an
+--               fnmatch glob of model names and stages a comma list of the
+--               stages its moves may target (NULL: all); expires_at (ms,
+--               NULL: never); last_used_at (ms) is flushed from memory
 --               (docs/security.md "Token scopes, expiry and last use").
 -- models        one row per model name (OCI repository grammar).
 -- model_tags    free key/value tags on models.
@@ -109,10 +111,10 @@ CREATE TABLE tokens (
     created_at  INTEGER NOT NULL,
     created_by  TEXT    NOT NULL,
     revoked_at  INTEGER,
-    models      TEXT,   -- fnmatch glob of model names (NULL: all)         (0006)
-    stages      TEXT,   -- comma-separated stages it may move (NULL: all)  (0006)
-    expires_at  INTEGER,-- ms; refused like revoked afterwards (NULL: never) (0006)
-    last_used_at INTEGER -- ms; flushed from memory periodically           (0006)
+    models      TEXT,
+    stages      TEXT,
+    expires_at  INTEGER,
+    last_used_at INTEGER
 );
 
 CREATE TABLE models (
