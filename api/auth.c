@@ -250,7 +250,7 @@ void api_authorize(api_req *q)
 	const char *auth, *model, *stage;
 	bool alias_move;
 	reg_auth_reason why = REG_AUTH_MISSING;
-	int perm = q->route->perm;
+	int perm = q->route->perm, rc;
 	int64_t retry = 0;
 	if (perm == API_AUTH_NONE)
 		return;
@@ -263,8 +263,11 @@ void api_authorize(api_req *q)
 		auth_failed(q, REG_AUTH_MALFORMED);
 		return;
 	}
-	if (reg_authenticate_why(q->srv->reg, auth + 7, &q->who, &why) < 0) {
-		auth_failed(q, why == REG_AUTH_OK ? REG_AUTH_MALFORMED : why);
+	if ((rc = reg_authenticate_why(q->srv->reg, auth + 7, &q->who, &why)) < 0) {
+		if (rc == MLREG_EAUTH)
+			auth_failed(q, why == REG_AUTH_OK ? REG_AUTH_MALFORMED : why);
+		else /* the database failed: not the client's fault, not a 401 */
+			early(q, MLREG_EIO, "cannot check the token now");
 		return;
 	}
 	if (a && !util_ratelimit_take(a->per_token, q->who.token_name, util_now_ms(), &retry, NULL)) {

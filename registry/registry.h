@@ -84,7 +84,8 @@ bool reg_role_allows(reg_role role, reg_perm perm);
  * an expiry takes effect on the next request.  Success records the token's
  * last use in memory (see reg_token_flush_usage). */
 int reg_authenticate(reg_registry *r, const char *token, reg_principal *out);
-/* The same, telling why it failed in *why (REG_AUTH_OK on success). */
+/* The same, telling why it failed in *why (REG_AUTH_OK on success, and
+ * when the database failed rather than the token: then rc is not EAUTH). */
 int reg_authenticate_why(reg_registry *r, const char *token, reg_principal *out, reg_auth_reason *why);
 /* Whether who's scope covers model (NULL: no model named) and stage (NULL:
  * no stage-directed move). */

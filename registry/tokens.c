@@ -163,7 +163,7 @@ int reg_authenticate_why(reg_registry *r, const char *token, reg_principal *out,
 		return mlreg_error_set(MLREG_EAUTH, "invalid, expired or revoked token");
 	token_hash(token, hash);
 	if ((rc = META(r)->token_lookup(r->meta, hash, &row)) < 0) {
-		*why = rc == MLREG_EAUTH ? REG_AUTH_UNKNOWN : REG_AUTH_MALFORMED;
+		*why = rc == MLREG_EAUTH ? REG_AUTH_UNKNOWN : REG_AUTH_OK; /* OK: not the token's fault */
 		return rc;
 	}
 	if (row.revoked_at) {
