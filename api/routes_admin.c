@@ -51,6 +51,15 @@ static int whoami(api_req *q)
 	cJSON_AddStringToObject(o, "principal", q->who.principal);
 	cJSON_AddStringToObject(o, "role", reg_role_name(q->who.role));
 	cJSON_AddStringToObject(o, "token_name", q->who.token_name);
+	/* the token's scope: null when unrestricted */
+	if (q->who.models[0])
+		cJSON_AddStringToObject(o, "models", q->who.models);
+	else
+		cJSON_AddNullToObject(o, "models");
+	if (q->who.stages[0])
+		cJSON_AddStringToObject(o, "stages", q->who.stages);
+	else
+		cJSON_AddNullToObject(o, "stages");
 	return api_reply_json(q, 200, o);
 }
 
