@@ -62,6 +62,13 @@ typedef struct {
 	int64_t db_mmap_bytes;          /* bytes of the database each reader maps */       /* how long an attempt in flight may run once shutdown begins */
 	int webhook_max_attempts;       /* attempts before a delivery is marked failed */
 	bool no_controller;             /* --no-controller */
+	/* authentication and rate limits (auth.c); a rate of 0 turns a limit off */
+	double rate_limit, rate_burst;          /* requests/s and burst per token */
+	double auth_fail_rate, auth_fail_burst; /* logged auth failures/s and burst per address */
+	int64_t rate_keys;                      /* tokens or addresses each table tracks at most */
+	int64_t token_touch_ms;                 /* flush period of tokens' last use */
+	int64_t auth_fail_summary_ms;           /* period of "N more ... suppressed" lines */
+	bool print_routes;                      /* --print-routes: print the route table and exit */
 	ctl_config ctl;                 /* the reconciler's periods and timeouts */
 	/* transport (server_transport.c): TLS, connection limits, deadlines */
 	util_httpd_transport tr;        /* --tls-*, --max-conns*, --request-timeout */
@@ -100,6 +107,7 @@ struct api_req {
 	bool sink_opened;            /* the worker just opened it (or failed to) */
 	bool answer_now;             /* opening it failed: answer before any body */
 	int status;                  /* response to send */
+	int64_t retry_after_s;       /* Retry-After of a 429, when set */
 	cJSON *json;
 	cJSON *err_extra;            /* extra members of the error object */
 	cJSON *keep;                 /* decoded query strings handed out */
@@ -115,6 +123,7 @@ struct api_server {
 	struct api_sender *sender;
 	struct ctl_reconciler *ctl;    /* NULL with --no-controller */
 	char *url_key_path;            /* the signed URL key file (signed_url.c) */
+	struct api_auth *auth;         /* rate limits and the housekeeping thread (auth.c) */
 };
 
 /* ---- flags (server_flags.c) ---- */
@@ -196,7 +205,31 @@ int api_sender_new(api_server *s, api_sender **out);
 int api_sender_start(api_sender *w);
 void api_sender_free(api_sender *w);
 
+/* ---- authentication, scope, rate limits (auth.c) ---- */
+int api_auth_new(api_server *s);
+/* the housekeeping thread: flushes tokens' last use, logs suppressed counts */
+int api_auth_start(api_server *s);
+/* stops the thread and flushes once more */
+void api_auth_free(api_server *s);
+/* Authenticate q (bearer token), apply the per-token and per-address
+ * limits, the role and the scope of its path; sets the early error. */
+void api_authorize(api_req *q);
+/* For handlers: 0 or MLREG_EFORBIDDEN when q's token scope does not cover
+ * model / stage (either NULL when not concerned). */
+int api_scope(api_req *q, const char *model, const char *stage);
+/* Whether q's token may see model (for filtering list answers). */
+bool api_scope_sees(api_req *q, const char *model);
+/* Keep only the items of the array member key of out whose member
+ * model_key passes api_scope_sees. */
+void api_scope_filter(api_req *q, cJSON *out, const char *key, const char *model_key);
+/* `mlreg server --print-routes`: METHOD PATH PERMISSION ROLES per line. */
+void api_print_routes(FILE *f);
+const char *api_perm_name(int perm);
+
 /* ---- metrics (metrics.c) ---- */
+typedef enum { API_LIMIT_TOKEN, API_LIMIT_AUTH_FAIL, API_LIMITS } api_limit;
+void api_metrics_auth_failure(struct api_metrics *m, reg_auth_reason why);
+void api_metrics_rate_limited(struct api_metrics *m, api_limit which);
 struct api_metrics *api_metrics_new(int nroutes);
 void api_metrics_free(struct api_metrics *m);
 void api_metrics_observe(struct api_metrics *m, int route, bool head, unsigned status, double seconds, uint64_t in,
@@ -209,5 +242,7 @@ void api_metrics_webhook(struct api_metrics *m, api_webhook_outcome outcome);
 const char *api_route_label(int idx);
 const char *api_route_method(int idx);
 int api_route_count(void);
+/* The flattened route table (server.c); idx < api_route_count() - 1. */
+const api_route *api_route_at(int idx);
 
 #endif

@@ -24,6 +24,8 @@ struct api_metrics {
 	_Atomic uint64_t *sum_us;   /* [route] */
 	_Atomic uint64_t bytes_in, bytes_out;
 	_Atomic uint64_t webhook[API_WEBHOOK_OUTCOMES];
+	_Atomic uint64_t auth_fail[REG_AUTH_REASONS];
+	_Atomic uint64_t limited[API_LIMITS];
 };
 
 struct api_metrics *api_metrics_new(int nroutes)
@@ -77,6 +79,18 @@ void api_metrics_observe(struct api_metrics *m, int route, bool head, unsigned s
 	atomic_fetch_add_explicit(&m->sum_us[route], (uint64_t)(seconds * 1e6), memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->bytes_in, in, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->bytes_out, out, memory_order_relaxed);
+}
+
+void api_metrics_auth_failure(struct api_metrics *m, reg_auth_reason why)
+{
+	if (m && why > REG_AUTH_OK && why < REG_AUTH_REASONS)
+		atomic_fetch_add_explicit(&m->auth_fail[why], 1, memory_order_relaxed);
+}
+
+void api_metrics_rate_limited(struct api_metrics *m, api_limit which)
+{
+	if (m && which >= 0 && which < API_LIMITS)
+		atomic_fetch_add_explicit(&m->limited[which], 1, memory_order_relaxed);
 }
 
 void api_metrics_webhook(struct api_metrics *m, api_webhook_outcome outcome)
@@ -148,6 +162,17 @@ int api_metrics_render(api_server *s, util_buf *o)
 	for (int i = 0; i < API_WEBHOOK_OUTCOMES; i++)
 		util_buf_printf(o, "mlreg_webhook_deliveries_total{outcome=\"%s\"} %llu\n", outcomes[i],
 				(unsigned long long)atomic_load_explicit(&m->webhook[i], memory_order_relaxed));
+	util_buf_puts(o, "# HELP mlreg_auth_failures_total Requests refused for their credentials, by reason.\n"
+			 "# TYPE mlreg_auth_failures_total counter\n");
+	for (int i = REG_AUTH_OK + 1; i < REG_AUTH_REASONS; i++)
+		util_buf_printf(o, "mlreg_auth_failures_total{reason=\"%s\"} %llu\n", reg_auth_reason_name((reg_auth_reason)i),
+				(unsigned long long)atomic_load_explicit(&m->auth_fail[i], memory_order_relaxed));
+	util_buf_puts(o, "# HELP mlreg_http_rate_limited_total Requests answered 429, by the limit they hit.\n"
+			 "# TYPE mlreg_http_rate_limited_total counter\n");
+	util_buf_printf(o, "mlreg_http_rate_limited_total{limit=\"token\"} %llu\n",
+			(unsigned long long)atomic_load_explicit(&m->limited[API_LIMIT_TOKEN], memory_order_relaxed));
+	util_buf_printf(o, "mlreg_http_rate_limited_total{limit=\"auth_failures\"} %llu\n",
+			(unsigned long long)atomic_load_explicit(&m->limited[API_LIMIT_AUTH_FAIL], memory_order_relaxed));
 	if (reg_outbox_pending(s->reg, &pending) == 0)
 		util_buf_printf(o,
 				"# HELP mlreg_webhook_pending Webhook deliveries waiting in the outbox.\n"

@@ -51,17 +51,45 @@ static int whoami(api_req *q)
 	cJSON_AddStringToObject(o, "principal", q->who.principal);
 	cJSON_AddStringToObject(o, "role", reg_role_name(q->who.role));
 	cJSON_AddStringToObject(o, "token_name", q->who.token_name);
+	/* the token's scope: null when unrestricted */
+	if (q->who.models[0])
+		cJSON_AddStringToObject(o, "models", q->who.models);
+	else
+		cJSON_AddNullToObject(o, "models");
+	if (q->who.stages[0])
+		cJSON_AddStringToObject(o, "stages", q->who.stages);
+	else
+		cJSON_AddNullToObject(o, "stages");
 	return api_reply_json(q, 200, o);
 }
 
 static int tokens_create(api_req *q)
 {
 	cJSON *body = NULL, *out = NULL;
+	const cJSON *models, *stages, *exp;
+	reg_token_scope scope = {0};
 	int rc;
+	/* a scoped token could otherwise mint one without its limits */
+	if (reg_scope_models_limited(&q->who) || reg_scope_stages_limited(&q->who))
+		return mlreg_error_set(MLREG_EFORBIDDEN, "forbidden: a scoped token cannot create tokens");
 	if ((rc = api_body_json(q, &body)) < 0)
 		return rc;
-	rc = reg_token_create(q->srv->reg, &q->who, util_json_str(body, "name"), util_json_str(body, "role"),
-			      util_json_str(body, "principal"), &out);
+	models = cJSON_GetObjectItemCaseSensitive(body, "models");
+	stages = cJSON_GetObjectItemCaseSensitive(body, "stages");
+	exp = cJSON_GetObjectItemCaseSensitive(body, "expires_in");
+	if (models && !cJSON_IsNull(models) && !cJSON_IsString(models))
+		rc = mlreg_error_set(MLREG_EINVALID, "models must be a glob string or null");
+	else if (exp && !cJSON_IsNull(exp) && !cJSON_IsString(exp))
+		rc = mlreg_error_set(MLREG_EINVALID, "expires_in must be a duration string such as 30d, or null");
+	else if (cJSON_IsString(exp) && ((rc = util_duration_ms(exp->valuestring, &scope.expires_in_ms)) < 0 ||
+					 scope.expires_in_ms < 1 || scope.expires_in_ms > 3650LL * 86400000))
+		rc = mlreg_error_set(MLREG_EINVALID, "expires_in must be a duration from 1ms to 3650d");
+	if (rc == 0) {
+		scope.models = cJSON_IsString(models) ? models->valuestring : NULL;
+		scope.stages = stages && !cJSON_IsNull(stages) ? stages : NULL;
+		rc = reg_token_create_scoped(q->srv->reg, &q->who, util_json_str(body, "name"), util_json_str(body, "role"),
+					     util_json_str(body, "principal"), &scope, &out);
+	}
 	cJSON_Delete(body);
 	return rc < 0 ? rc : api_reply_json(q, 201, out);
 }
@@ -97,7 +125,11 @@ static int audit_list(api_req *q)
 	if (limit && (util_parse_i64(limit, &aq.limit) < 0 || aq.limit < 1 || aq.limit > 10000))
 		return mlreg_error_set(MLREG_EINVALID, "invalid limit '%s': use 1 to 10000", limit);
 	rc = reg_audit_list(q->srv->reg, &aq, &out);
-	return rc < 0 ? rc : api_reply_json(q, 200, out);
+	if (rc < 0)
+		return rc;
+	/* a model-scoped token sees the entries of its models only */
+	api_scope_filter(q, out, "entries", "model");
+	return api_reply_json(q, 200, out);
 }
 
 static int audit_verify(api_req *q)

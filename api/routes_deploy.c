@@ -75,6 +75,33 @@ static int normalise_steps(cJSON *body)
 	return 0;
 }
 
+/* The scope test of a deployment: its model, and for a move its stage (a
+ * deployment that follows an alias is out of a stage-scoped token's
+ * reach).  Unknown deployments answer like out-of-scope ones for a scoped
+ * token, so the answer does not tell whether the name exists. */
+static int deploy_scope_of(api_req *q, const char *model, const char *stage, const char *alias, bool move)
+{
+	int rc = api_scope(q, model ? model : "", move && stage ? stage : NULL);
+	if (rc == 0 && move && !stage && alias && reg_scope_stages_limited(&q->who))
+		rc = mlreg_error_set(MLREG_EFORBIDDEN, "forbidden: the token's scope does not cover this stage");
+	return rc;
+}
+
+static int deploy_scope(api_req *q, bool move)
+{
+	cJSON *st = NULL;
+	int rc;
+	if (!reg_scope_models_limited(&q->who) && !(move && reg_scope_stages_limited(&q->who)))
+		return 0;
+	if (reg_deploy_status(q->srv->reg, q->params[0], &st) < 0) {
+		cJSON_Delete(st);
+		return mlreg_error_set(MLREG_EFORBIDDEN, "forbidden: the token's scope does not cover this model");
+	}
+	rc = deploy_scope_of(q, util_json_str(st, "model"), util_json_str(st, "stage"), util_json_str(st, "alias"), move);
+	cJSON_Delete(st);
+	return rc;
+}
+
 static int deployments_create(api_req *q)
 {
 	cJSON *body = NULL, *out = NULL;
@@ -83,7 +110,9 @@ static int deployments_create(api_req *q)
 		return rc;
 	if (!cJSON_IsObject(body))
 		rc = mlreg_error_set(MLREG_EINVALID, "body must be a JSON object");
-	else if ((rc = normalise_steps(body)) == 0)
+	else if ((rc = deploy_scope_of(q, util_json_str(body, "model"), util_json_str(body, "stage"),
+				       util_json_str(body, "alias"), true)) == 0 &&
+		 (rc = normalise_steps(body)) == 0)
 		rc = reg_deploy_create(q->srv->reg, &q->who, body, &out);
 	cJSON_Delete(body);
 	return rc < 0 ? rc : api_reply_json(q, 201, out);
@@ -93,20 +122,29 @@ static int deployments_list(api_req *q)
 {
 	cJSON *out = NULL;
 	int rc = reg_deploy_list(q->srv->reg, &out);
-	return rc < 0 ? rc : api_reply_json(q, 200, out);
+	if (rc < 0)
+		return rc;
+	api_scope_filter(q, out, "deployments", "model");
+	return api_reply_json(q, 200, out);
 }
 
 static int deployment_get(api_req *q)
 {
 	cJSON *out = NULL;
-	int rc = reg_deploy_status(q->srv->reg, q->params[0], &out);
+	int rc = deploy_scope(q, false);
+	if (rc < 0)
+		return rc;
+	rc = reg_deploy_status(q->srv->reg, q->params[0], &out);
 	return rc < 0 ? rc : api_reply_json(q, 200, out);
 }
 
 static int deployment_remove(api_req *q)
 {
 	cJSON *out = NULL;
-	int rc = reg_deploy_remove(q->srv->reg, &q->who, q->params[0], &out);
+	int rc = deploy_scope(q, true);
+	if (rc < 0)
+		return rc;
+	rc = reg_deploy_remove(q->srv->reg, &q->who, q->params[0], &out);
 	return rc < 0 ? rc : api_reply_json(q, 200, out);
 }
 
@@ -116,6 +154,8 @@ static int deployment_events(api_req *q)
 	int64_t limit = 100;
 	cJSON *out = NULL;
 	int rc;
+	if ((rc = deploy_scope(q, false)) < 0)
+		return rc;
 	if (ls && (util_parse_i64(ls, &limit) < 0 || limit < 1 || limit > 10000))
 		return mlreg_error_set(MLREG_EINVALID, "invalid limit '%.64s': use 1 to 10000", ls);
 	rc = reg_deploy_events(q->srv->reg, q->params[0], limit, &out);
@@ -125,7 +165,10 @@ static int deployment_events(api_req *q)
 static int rollout_verb(api_req *q)
 {
 	cJSON *out = NULL;
-	int rc = reg_rollout_verb(q->srv->reg, &q->who, q->params[0], q->params[1], &out);
+	int rc = deploy_scope(q, true);
+	if (rc < 0)
+		return rc;
+	rc = reg_rollout_verb(q->srv->reg, &q->who, q->params[0], q->params[1], &out);
 	/* accepted: the reconciler acts on it in its next pass */
 	return rc < 0 ? rc : api_reply_json(q, 202, out);
 }

@@ -11,8 +11,19 @@
 #include <string.h>
 #include "api/http.h"
 
+/* Lineage and datasets cross models: a model-scoped token gets 403 rather
+ * than a graph with holes (docs/security.md). */
+static int cross_model(api_req *q)
+{
+	if (reg_scope_models_limited(&q->who))
+		return mlreg_error_set(MLREG_EFORBIDDEN, "forbidden: the token's scope does not cover cross-model routes");
+	return 0;
+}
+
 static int lineage(api_req *q)
 {
+	if (cross_model(q) < 0)
+		return MLREG_EFORBIDDEN;
 	reg_lineage_query lq = {0};
 	const char *dir = api_query(q, "direction"), *depth = api_query(q, "depth");
 	cJSON *out = NULL;
@@ -39,6 +50,8 @@ static int lineage(api_req *q)
 
 static int datasets(api_req *q)
 {
+	if (cross_model(q) < 0)
+		return MLREG_EFORBIDDEN;
 	const char *l = api_query(q, "limit"), *t = api_query(q, "page_token");
 	int64_t limit = 100, offset = 0;
 	cJSON *out = NULL;
@@ -54,6 +67,8 @@ static int datasets(api_req *q)
 
 static int dataset(api_req *q)
 {
+	if (cross_model(q) < 0)
+		return MLREG_EFORBIDDEN;
 	cJSON *out = NULL;
 	int rc = reg_dataset_get(q->srv->reg, q->params[0], q->srv->cfg.lineage_max_nodes, &out);
 	return rc < 0 ? rc : api_reply_json(q, 200, out);

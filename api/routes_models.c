@@ -57,7 +57,10 @@ static int models_list(api_req *q)
 		return rc;
 	rc = reg_model_list(q->srv->reg, api_query(q, "prefix"), tags, limit, offset, &out);
 	cJSON_Delete(tags);
-	return rc < 0 ? rc : api_reply_json(q, 200, out);
+	if (rc < 0)
+		return rc;
+	api_scope_filter(q, out, "models", "name");
+	return api_reply_json(q, 200, out);
 }
 
 static int models_create(api_req *q)
@@ -66,6 +69,11 @@ static int models_create(api_req *q)
 	int rc;
 	if ((rc = api_body_json(q, &body)) < 0)
 		return rc;
+	if ((rc = api_scope(q, cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "name"))
+				      ? util_json_str(body, "name") : "", NULL)) < 0) {
+		cJSON_Delete(body);
+		return rc;
+	}
 	rc = reg_model_create(q->srv->reg, &q->who, body, &out);
 	cJSON_Delete(body);
 	return rc < 0 ? rc : api_reply_json(q, 201, out);
@@ -129,6 +137,7 @@ static int search_common(api_req *q, const char *model)
 	cJSON_Delete(sq.filters);
 	if (rc < 0)
 		return rc;
+	api_scope_filter(q, out, "versions", "model");
 	if (model && cJSON_GetArraySize(cJSON_GetObjectItem(out, "versions")) == 0) {
 		/* an empty list for an unknown model would hide a typo */
 		cJSON *m = NULL;
@@ -272,7 +281,9 @@ static int diff(api_req *q)
 	int rc;
 	if (!from || !to)
 		return mlreg_error_set(MLREG_EINVALID, "diff needs ?from=REF&to=REF");
-	if ((rc = util_ref_parse(from, &a)) < 0 || (rc = util_ref_parse(to, &b)) < 0 || (rc = reg_diff(q->srv->reg, &a, &b, &out)) < 0)
+	if ((rc = util_ref_parse(from, &a)) < 0 || (rc = util_ref_parse(to, &b)) < 0 ||
+	    (rc = api_scope(q, a.model, NULL)) < 0 || (rc = api_scope(q, b.model, NULL)) < 0 ||
+	    (rc = reg_diff(q->srv->reg, &a, &b, &out)) < 0)
 		return rc;
 	return api_reply_json(q, 200, out);
 }

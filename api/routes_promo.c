@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/http.h"
+#include "util/json.h"
 
 /* Answer body (owned) with an "error" member for code added. */
 static int reply_error_with(api_req *q, int code, cJSON *body)
@@ -114,6 +115,12 @@ static int approve(api_req *q)
 	int status = 201, rc;
 	if ((rc = ref_param(q, &ref)) < 0 || (rc = with_body(q, &body)) < 0)
 		return rc;
+	/* approving is a stage-directed move: the stage is in the body */
+	if ((rc = api_scope(q, NULL, cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "stage"))
+					     ? util_json_str(body, "stage") : "")) < 0) {
+		cJSON_Delete(body);
+		return rc;
+	}
 	rc = reg_approve(q->srv->reg, &q->who, &ref, body, &status, &out);
 	cJSON_Delete(body);
 	return rc < 0 ? rc : api_reply_json(q, status, out);
@@ -169,7 +176,10 @@ static int policies(api_req *q)
 {
 	cJSON *out = NULL;
 	int rc = reg_policy_list(q->srv->reg, api_query(q, "model"), &out);
-	return rc < 0 ? rc : api_reply_json(q, 200, out);
+	if (rc < 0)
+		return rc;
+	api_scope_filter(q, out, "policies", "model");
+	return api_reply_json(q, 200, out);
 }
 
 const api_route api_routes_promo[] = {

@@ -72,6 +72,7 @@ static void routes_init(void)
 int api_route_count(void) { return nflat + 1; }
 const char *api_route_label(int idx) { return idx < nflat ? flat[idx]->label : "unmatched"; }
 const char *api_route_method(int idx) { return idx < nflat ? flat[idx]->method : "-"; }
+const api_route *api_route_at(int idx) { return idx >= 0 && idx < nflat ? flat[idx] : NULL; }
 
 /* Match; returns route index, -1 for no path, -2 for path but not method. */
 static int match(api_req *q, const char *method, char **segs, int nsegs)
@@ -111,6 +112,7 @@ unsigned api_status_of(int code)
 	case MLREG_ERANGE: return 416;
 	case MLREG_EUSAGE: return 400;
 	case MLREG_EMETHOD: return 405;
+	case MLREG_ERATELIMITED: return 429;
 	default: return 500;
 	}
 }
@@ -330,6 +332,11 @@ static enum MHD_Result send_answer(api_req *q)
 	}
 	if (q->location[0])
 		api_add_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+	if (q->retry_after_s > 0 && q->status == 429) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", (long long)q->retry_after_s);
+		api_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (q->upload_off > 0 && (q->status == 416 || q->status == 202 || q->status == 200)) {
 		char range[48];
 		snprintf(range, sizeof(range), "0-%lld", (long long)q->upload_off - 1);
@@ -347,31 +354,6 @@ static enum MHD_Result count_header(void *p, enum MHD_ValueKind kind, const char
 	size_t *n = p;
 	*n += strlen(k) + (v ? strlen(v) : 0) + 4;
 	return MHD_YES;
-}
-
-static void authorize(api_req *q)
-{
-	const char *auth;
-	int perm = q->route->perm;
-	if (perm == API_AUTH_NONE)
-		return;
-	/* a signed blob URL stands in for a token (signed_url.c) */
-	switch (api_signed_url_check(q)) {
-	case 0: break;
-	case 1: return;
-	default: set_early(q, MLREG_EFORBIDDEN, "forbidden: invalid or expired signed URL"); return;
-	}
-	auth = api_header(q, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) { /* schemes are case-insensitive */
-		set_early(q, MLREG_EAUTH, "missing bearer token");
-		return;
-	}
-	if (reg_authenticate(q->srv->reg, auth + 7, &q->who) < 0) {
-		set_early(q, MLREG_EAUTH, "invalid or revoked token");
-		return;
-	}
-	if (perm >= 0 && !reg_role_allows(q->who.role, (reg_perm)perm))
-		set_early(q, MLREG_EFORBIDDEN, "forbidden: role does not allow this");
 }
 
 static void open_sink(api_req *q)
@@ -427,7 +409,7 @@ static api_req *begin(api_server *s, struct MHD_Connection *c, const char *url, 
 	}
 	q->route = flat[idx];
 	q->route_idx = idx;
-	authorize(q);
+	api_authorize(q);
 	if (q->early_code)
 		return q;
 	cl = api_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -603,6 +585,10 @@ int api_server_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	routes_init();
+	if (cfg.print_routes) {
+		api_print_routes(stdout);
+		return 0;
+	}
 
 	rc_cfg = (reg_config){.data_dir = cfg.data_dir, .gc_grace_ms = cfg.gc_grace_ms, .upload_ttl_ms = cfg.upload_ttl_ms,
 			      .db_mmap_bytes = cfg.db_mmap_bytes};
@@ -627,8 +613,10 @@ int api_server_main(int argc, char **argv)
 	}
 	s.metrics = api_metrics_new(api_route_count());
 	/* the sender's event hook is in place before any request can commit */
-	if (!s.metrics || api_sender_new(&s, &s.sender) < 0 || util_workq_start(&s.pool, cfg.workers) < 0) {
+	if (!s.metrics || api_auth_new(&s) < 0 || api_sender_new(&s, &s.sender) < 0 ||
+	    util_workq_start(&s.pool, cfg.workers) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
+		api_auth_free(&s);
 		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
 		util_httpd_transport_release(&s.cfg.tr);
@@ -658,6 +646,7 @@ int api_server_main(int argc, char **argv)
 		util_workq_stop(s.pool);
 		util_httpd_transport_release(&s.cfg.tr);
 		free(s.url_key_path);
+		api_auth_free(&s);
 		api_sender_free(s.sender);
 		api_metrics_free(s.metrics);
 		reg_close(s.reg);
@@ -665,6 +654,8 @@ int api_server_main(int argc, char **argv)
 	}
 	/* webhook delivery starts once we serve; pending rows left by the last
 	 * run go out now */
+	if (api_auth_start(&s) < 0)
+		LOG_ERROR("%s: tokens' last use is recorded only at shutdown", mlreg_error_last());
 	if (api_sender_start(s.sender) < 0)
 		LOG_ERROR("webhook sender not started: %s (events stay queued)", mlreg_error_last());
 	if (!cfg.no_controller && ctl_start(s.reg, &cfg.ctl, &s.ctl) < 0)
@@ -701,6 +692,7 @@ int api_server_main(int argc, char **argv)
 	free(s.url_key_path);
 	/* after the HTTP side: no request can wake it any more */
 	ctl_stop(s.ctl);
+	api_auth_free(&s); /* writes tokens' last use once more */
 	api_sender_free(s.sender);
 	api_metrics_free(s.metrics);
 	reg_close(s.reg);

@@ -43,9 +43,37 @@ static void usage(FILE *f)
 		"  --db-mmap BYTES        bytes of the database each reader connection memory-maps (default\n"
 		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
-		"  --no-controller        do not run the deployment reconciler in this process\n");
+		"  --no-controller        do not run the deployment reconciler in this process\n"
+		"  --rate-limit N/s       requests per second each token may make (default 100/s; 0 = no limit)\n"
+		"  --rate-burst N         requests a token may make at once above its rate (default 200)\n"
+		"  --auth-fail-rate N/s   failed authentications per second an address may make before it is\n"
+		"                         answered 429 and its failures are no longer logged one by one\n"
+		"                         (default 2/s; 0 = no limit)\n"
+		"  --auth-fail-burst N    failed authentications an address may make at once (default 20)\n"
+		"  --rate-limit-keys N    tokens and addresses each limiter tracks at most (default 4096)\n"
+		"  --token-touch-interval DUR  how often tokens' last use is written to the database (default 60s)\n"
+		"  --auth-fail-summary-interval DUR  how often suppressed authentication failures are summed up\n"
+		"                         in the log (default 60s)\n"
+		"  --print-routes         print every route as METHOD PATH PERMISSION ROLES and exit\n");
 	api_transport_usage(f);
 	ctl_flags_usage(f);
+}
+
+/* "50/s", "50" or "0.5/s" -> requests per second (0 = off) */
+static int parse_rate(const char *s, double *out)
+{
+	char buf[64];
+	size_t n = strlen(s);
+	double v;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n + 1);
+	if (n > 2 && !strcmp(buf + n - 2, "/s"))
+		buf[n - 2] = '\0';
+	if (util_parse_double(buf, &v) < 0 || !(v >= 0) || v > 1000000)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 int api_config_parse(int argc, char **argv, api_config *c)
@@ -56,6 +84,8 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		.webhook_timeout_ms = 10000, .webhook_backoff_ms = 1000, .webhook_backoff_max_ms = 600000,
 		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
 		.lineage_max_depth = 64, .lineage_max_nodes = 100000, .db_mmap_bytes = 2147418112,
+		.rate_limit = 100, .rate_burst = 200, .auth_fail_rate = 2, .auth_fail_burst = 20, .rate_keys = 4096,
+		.token_touch_ms = 60000, .auth_fail_summary_ms = 60000,
 	};
 	c->data_dir = getenv("MLREG_DATA") ? getenv("MLREG_DATA") : "./mlreg-data";
 	static const struct option opts[] = {
@@ -71,6 +101,10 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"webhook-shutdown-grace", required_argument, 0, 'G'},
 		{"lineage-max-depth", required_argument, 0, 'D'}, {"lineage-max-nodes", required_argument, 0, 'N'},
 		{"db-mmap", required_argument, 0, 'Y'},   {"no-controller", no_argument, 0, 'C'},
+		{"rate-limit", required_argument, 0, 'r'}, {"rate-burst", required_argument, 0, 'b'},
+		{"auth-fail-rate", required_argument, 0, 'f'}, {"auth-fail-burst", required_argument, 0, 'F'},
+		{"rate-limit-keys", required_argument, 0, 'K'}, {"token-touch-interval", required_argument, 0, 'U'},
+		{"auth-fail-summary-interval", required_argument, 0, 'S'}, {"print-routes", no_argument, 0, 'R'},
 		{0, 0, 0, 0}};
 	/* the controller's flags come from its own table (controller/flags.c) */
 	struct option all[sizeof(opts) / sizeof(opts[0]) + 48];
@@ -164,6 +198,32 @@ int api_config_parse(int argc, char **argv, api_config *c)
 				return mlreg_error_set(MLREG_EUSAGE, "--webhook-max-attempts needs a number from 1 to 1000");
 			c->webhook_max_attempts = (int)v;
 			break;
+		case 'r':
+		case 'f':
+			if (parse_rate(optarg, o == 'r' ? &c->rate_limit : &c->auth_fail_rate) < 0)
+				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a rate like 50/s from 0 to 1000000 (got '%s')",
+						       o == 'r' ? "rate-limit" : "auth-fail-rate", optarg);
+			break;
+		case 'b':
+		case 'F':
+			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > 1000000)
+				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a number from 1 to 1000000",
+						       o == 'b' ? "rate-burst" : "auth-fail-burst");
+			*(o == 'b' ? &c->rate_burst : &c->auth_fail_burst) = (double)v;
+			break;
+		case 'K':
+			if (util_parse_i64(optarg, &v) < 0 || v < 1 || v > 1000000)
+				return mlreg_error_set(MLREG_EUSAGE, "--rate-limit-keys needs a number from 1 to 1000000");
+			c->rate_keys = v;
+			break;
+		case 'U':
+		case 'S':
+			if (util_duration_ms(optarg, &v) < 0 || v < 1 || v > 86400000)
+				return mlreg_error_set(MLREG_EUSAGE, "--%s needs a duration from 1ms to 24h (got '%s')",
+						       o == 'U' ? "token-touch-interval" : "auth-fail-summary-interval", optarg);
+			*(o == 'U' ? &c->token_touch_ms : &c->auth_fail_summary_ms) = v;
+			break;
+		case 'R': c->print_routes = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return mlreg_error_set(MLREG_EUSAGE, "unknown flag (see mlreg server --help)");
 		}

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -260,6 +261,7 @@ static int code_for(long status, const char *name)
 		{"forbidden", MLREG_EFORBIDDEN},  {"integrity", MLREG_EINTEGRITY},
 		{"too_large", MLREG_ETOOBIG},     {"range", MLREG_ERANGE},
 		{"newer_version", MLREG_ENEWER},  {"io_error", MLREG_EIO},
+		{"rate_limited", MLREG_ERATELIMITED},
 	};
 	if (name)
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -273,6 +275,7 @@ static int code_for(long status, const char *name)
 	case 412: return MLREG_EREFUSED;
 	case 413: return MLREG_ETOOBIG;
 	case 416: return MLREG_ERANGE;
+	case 429: return MLREG_ERATELIMITED;
 	default: return status >= 500 ? MLREG_EIO : MLREG_ERROR;
 	}
 }
@@ -384,7 +387,7 @@ static int setup(cli_client *c, const cli_request *req, transfer *t, struct curl
 	return 0;
 }
 
-int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
+static int do_once(cli_client *c, const cli_request *req, cli_response *resp)
 {
 	transfer t;
 	struct curl_slist *hdrs = NULL;
@@ -455,6 +458,26 @@ done:
 	util_buf_release(&t.body);
 	free(json_text);
 	free(url);
+	return error;
+}
+
+/* A 429 (rate_limited) means the registry did nothing: wait and send it
+ * again, a few times, backing off (1s, 2s, 4s; docs/security.md "Rate
+ * limits and authentication failures").  Other answers are returned as
+ * they are. */
+int cli_client_do(cli_client *c, const cli_request *req, cli_response *resp)
+{
+	int error = 0;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (attempt > 0) {
+			struct timespec ts = {.tv_sec = 1 << (attempt - 1), .tv_nsec = 0};
+			cli_response_release(resp);
+			nanosleep(&ts, NULL);
+		}
+		error = do_once(c, req, resp);
+		if (error != MLREG_ERATELIMITED || resp->stopped)
+			break;
+	}
 	return error;
 }
 

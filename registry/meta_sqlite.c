@@ -258,91 +258,6 @@ int sq_step_done(sqlite3_stmt *st, sqlite3 *db, const char *what)
 	return sq_err(db, what);
 }
 
-/* ---- tokens ---- */
-static int sq_token_insert(reg_tx *tx, const char *name, const char *principal, const char *role, const char *hash,
-			   const char *created_by, int64_t now)
-{
-	static const char sql[] = "INSERT INTO tokens(name,principal,role,token_hash,created_at,created_by) VALUES(?,?,?,?,?,?)";
-	sqlite3_stmt *st = sq_stmt(W(tx), sql);
-	if (!st)
-		return MLREG_EIO;
-	sq_bind_text(st, 1, name);
-	sq_bind_text(st, 2, principal);
-	sq_bind_text(st, 3, role);
-	sq_bind_text(st, 4, hash);
-	sqlite3_bind_int64(st, 5, now);
-	sq_bind_text(st, 6, created_by);
-	if (sq_step_done(st, W(tx)->db, "insert token") < 0)
-		return mlreg_error_code() == MLREG_EEXISTS
-			       ? mlreg_error_set(MLREG_EEXISTS, "token '%s' already exists", name)
-			       : MLREG_EIO;
-	return 0;
-}
-
-static int sq_token_revoke(reg_tx *tx, const char *name, int64_t now)
-{
-	static const char sql[] = "UPDATE tokens SET revoked_at=? WHERE name=? AND revoked_at IS NULL";
-	sqlite3_stmt *st = sq_stmt(W(tx), sql);
-	if (!st)
-		return MLREG_EIO;
-	sqlite3_bind_int64(st, 1, now);
-	sq_bind_text(st, 2, name);
-	if (sq_step_done(st, W(tx)->db, "revoke token") < 0)
-		return MLREG_EIO;
-	if (sqlite3_changes(W(tx)->db) == 0)
-		return mlreg_error_set(MLREG_ENOTFOUND, "token '%s' not found or already revoked", name);
-	return 0;
-}
-
-static int sq_token_lookup(reg_meta *base, const char *hash, char *principal, size_t plen, char *role, size_t rlen,
-			   char *name, size_t nlen)
-{
-	static const char sql[] = "SELECT principal, role, name, token_hash FROM tokens WHERE token_hash=? AND revoked_at IS NULL";
-	sq_conn *c = sq_reader((sq_meta *)base);
-	sqlite3_stmt *st;
-	int rc;
-	if (!c || !(st = sq_stmt(c, sql)))
-		return MLREG_EIO;
-	sq_bind_text(st, 1, hash);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && util_consttime_eq((const char *)sqlite3_column_text(st, 3), hash)) {
-		snprintf(principal, plen, "%s", sqlite3_column_text(st, 0));
-		snprintf(role, rlen, "%s", sqlite3_column_text(st, 1));
-		snprintf(name, nlen, "%s", sqlite3_column_text(st, 2));
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? mlreg_error_set(MLREG_EAUTH, "invalid or revoked token")
-							   : sq_err(c->db, "token lookup");
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-static int sq_token_list(reg_meta *base, cJSON **out)
-{
-	static const char sql[] = "SELECT name, role, principal, created_at, created_by, revoked_at FROM tokens ORDER BY id";
-	sq_conn *c = sq_reader((sq_meta *)base);
-	sqlite3_stmt *st;
-	cJSON *root, *arr;
-	if (!c || !(st = sq_stmt(c, sql)))
-		return MLREG_EIO;
-	root = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(root, "tokens");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		cJSON *t = cJSON_CreateObject();
-		cJSON_AddItemToObject(t, "name", sq_col_json_str(st, 0));
-		cJSON_AddItemToObject(t, "role", sq_col_json_str(st, 1));
-		cJSON_AddItemToObject(t, "principal", sq_col_json_str(st, 2));
-		sq_add_time(t, "created_at", sqlite3_column_int64(st, 3));
-		cJSON_AddItemToObject(t, "created_by", sq_col_json_str(st, 4));
-		cJSON_AddBoolToObject(t, "revoked", sqlite3_column_type(st, 5) != SQLITE_NULL);
-		cJSON_AddItemToArray(arr, t);
-	}
-	sqlite3_reset(st);
-	*out = root;
-	return 0;
-}
-
 static int sq_token_count(reg_meta *base, int64_t *count)
 {
 	static const char sql[] = "SELECT COUNT(*) FROM tokens";
@@ -750,10 +665,6 @@ static reg_meta_ops sq_ops = {
 	.begin_read = sq_begin_read,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
-	.token_insert = sq_token_insert,
-	.token_revoke = sq_token_revoke,
-	.token_lookup = sq_token_lookup,
-	.token_list = sq_token_list,
 	.token_count = sq_token_count,
 	.model_ensure = sq_model_ensure,
 	.model_id = sq_model_id,
@@ -790,6 +701,7 @@ static void ops_fill(void)
 	sq_lineage_ops(&sq_ops);
 	sq_audit_ops(&sq_ops);
 	sq_sign_ops(&sq_ops);
+	sq_token_ops(&sq_ops);
 }
 
 int reg_meta_sqlite_new(const char *data_dir, int64_t busy_timeout_ms, int64_t mmap_bytes, reg_meta **out)

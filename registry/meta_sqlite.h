@@ -74,6 +74,8 @@ void sq_promo_ops(reg_meta_ops *ops);
 void sq_webhook_ops(reg_meta_ops *ops);
 void sq_lineage_ops(reg_meta_ops *ops);
 void sq_audit_ops(reg_meta_ops *ops);
+/* tokens (meta_sqlite_tokens.c) */
+void sq_token_ops(reg_meta_ops *ops);
 /* nodes, deployments, lease, generation (meta_sqlite_deploy.c) */
 void sq_deploy_ops(reg_meta_ops *ops);
 /* signing keys and signatures (meta_sqlite_sign.c) */

@@ -1,11 +1,9 @@
 /*
- * registry.c - opening a data directory, principals, roles and tokens.
+ * registry.c - opening a data directory, principals and roles.
  *
  * The data directory is guarded by an flock()ed lock file held for the
  * life of the process: two servers on one directory would each believe they
- * are the only writer.  Tokens are 32 random bytes, shown once, stored only
- * as their SHA-256, and looked up by that hash with a constant-time final
- * comparison.  The role matrix lives here, in one table, and is written out
+ * are the only writer.  Tokens themselves live in tokens.c.  The role matrix lives here, in one table, and is written out
  * in docs/security.md.
  */
 #define _GNU_SOURCE
@@ -47,115 +45,6 @@ int reg_role_parse(const char *s, reg_role *out)
 
 bool reg_role_allows(reg_role role, reg_perm perm) { return role < REG_ROLE_COUNT && matrix[role][perm]; }
 
-static void token_hash(const char *token, char out[65]) { util_sha256_hex(token, strlen(token), out); }
-
-int reg_authenticate(reg_registry *r, const char *token, reg_principal *out)
-{
-	char hash[65], role[32];
-	int rc;
-	if (!token || strncmp(token, "mlr_", 4) != 0 || strlen(token) > 200)
-		return mlreg_error_set(MLREG_EAUTH, "invalid or revoked token");
-	token_hash(token, hash);
-	rc = r->meta->ops->token_lookup(r->meta, hash, out->principal, sizeof(out->principal), role, sizeof(role),
-					out->token_name, sizeof(out->token_name));
-	if (rc < 0)
-		return rc;
-	return reg_role_parse(role, &out->role);
-}
-
-static int new_token(char *out, size_t outsz)
-{
-	char body[64];
-	int rc = util_random_token(body, sizeof(body), 32);
-	if (rc == 0)
-		snprintf(out, outsz, "mlr_%s", body);
-	return rc;
-}
-
-static int insert_token(reg_registry *r, reg_tx *tx, const char *actor, const char *name, const char *role,
-			const char *principal, char *token, size_t toksz)
-{
-	char hash[65];
-	cJSON *d;
-	int rc;
-	if ((rc = new_token(token, toksz)) < 0)
-		return rc;
-	token_hash(token, hash);
-	if ((rc = r->meta->ops->token_insert(tx, name, principal, role, hash, actor, util_now_ms())) < 0)
-		return rc;
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "role", role);
-	cJSON_AddStringToObject(d, "principal", principal);
-	rc = reg_audit_append(r->meta, tx, actor, "token.create", name, NULL, d);
-	cJSON_Delete(d);
-	return rc;
-}
-
-static bool principal_valid(const char *p)
-{
-	size_t n = p ? strlen(p) : 0;
-	if (n == 0 || n > 100)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("._-@+:", c)))
-			return false;
-	}
-	return true;
-}
-
-int reg_token_create(reg_registry *r, const reg_principal *who, const char *name, const char *role,
-		     const char *principal, cJSON **out)
-{
-	reg_role rl;
-	reg_tx *tx = NULL;
-	char token[96];
-	int rc;
-	if (!principal_valid(name))
-		return mlreg_error_set(MLREG_EINVALID, "invalid token name '%s': use letters, digits and ._-@+:", name ? name : "");
-	if ((rc = reg_role_parse(role, &rl)) < 0)
-		return rc;
-	if (!principal)
-		principal = name;
-	if (!principal_valid(principal))
-		return mlreg_error_set(MLREG_EINVALID, "invalid principal '%s'", principal);
-	if ((rc = r->meta->ops->begin(r->meta, &tx)) < 0)
-		return rc;
-	if ((rc = insert_token(r, tx, who->principal, name, role, principal, token, sizeof(token))) < 0) {
-		r->meta->ops->rollback(tx);
-		return rc;
-	}
-	if ((rc = r->meta->ops->commit(tx)) < 0)
-		return rc;
-	*out = cJSON_CreateObject();
-	cJSON_AddStringToObject(*out, "name", name);
-	cJSON_AddStringToObject(*out, "role", role);
-	cJSON_AddStringToObject(*out, "principal", principal);
-	cJSON_AddStringToObject(*out, "token", token);
-	return 0;
-}
-
-int reg_token_list(reg_registry *r, cJSON **out) { return r->meta->ops->token_list(r->meta, out); }
-
-int reg_token_revoke(reg_registry *r, const reg_principal *who, const char *name, cJSON **out)
-{
-	reg_tx *tx = NULL;
-	int rc;
-	if ((rc = r->meta->ops->begin(r->meta, &tx)) < 0)
-		return rc;
-	if ((rc = r->meta->ops->token_revoke(tx, name, util_now_ms())) < 0 ||
-	    (rc = reg_audit_append(r->meta, tx, who->principal, "token.revoke", name, NULL, NULL)) < 0) {
-		r->meta->ops->rollback(tx);
-		return rc;
-	}
-	if ((rc = r->meta->ops->commit(tx)) < 0)
-		return rc;
-	*out = cJSON_CreateObject();
-	cJSON_AddStringToObject(*out, "name", name);
-	cJSON_AddBoolToObject(*out, "revoked", true);
-	return 0;
-}
-
 static int lock_dir(reg_registry *r)
 {
 	char path[PATH_MAX], pid[32];
@@ -189,7 +78,7 @@ static int bootstrap(reg_registry *r)
 		return rc;
 	if ((rc = r->meta->ops->begin(r->meta, &tx)) < 0)
 		return rc;
-	if ((rc = insert_token(r, tx, "system", "bootstrap-admin", "admin", "admin", token, sizeof(token))) < 0) {
+	if ((rc = reg_token_insert_in(r, tx, "system", "bootstrap-admin", "admin", "admin", NULL, token, sizeof(token))) < 0) {
 		r->meta->ops->rollback(tx);
 		return rc;
 	}
@@ -223,6 +112,7 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 	if (!r->cfg.max_files)
 		r->cfg.max_files = 100000;
 	pthread_mutex_init(&r->upload_mu, NULL);
+	pthread_mutex_init(&r->usage_mu, NULL);
 	{
 		pthread_rwlockattr_t ra;
 		pthread_rwlockattr_init(&ra);
@@ -282,7 +172,9 @@ void reg_close(reg_registry *r)
 	reg_uploads_clear(r);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
+	reg_token_usage_clear(r);
 	pthread_mutex_destroy(&r->upload_mu);
+	pthread_mutex_destroy(&r->usage_mu);
 	pthread_rwlock_destroy(&r->blob_gate);
 	free(r);
 }

@@ -57,17 +57,48 @@ typedef enum {
 	REG_PERM_PROMOTE    /* promote, rollback, aliases, deployments, rollout verbs */
 } reg_perm;
 
+/* Who is asking.  models and stages are the token's scope (docs/security.md
+ * "Token scopes, expiry and last use"); "" means unrestricted, so a zeroed
+ * principal is unscoped. */
 typedef struct {
 	char principal[128];
 	char token_name[128];
 	reg_role role;
+	char models[128];   /* fnmatch glob (no FNM_PATHNAME) of model names */
+	char stages[256];   /* comma-separated stages its stage moves may target */
 } reg_principal;
+
+/* Why an authentication failed (logged and counted, never told apart to
+ * the client). */
+typedef enum {
+	REG_AUTH_OK, REG_AUTH_MISSING, REG_AUTH_MALFORMED, REG_AUTH_UNKNOWN, REG_AUTH_REVOKED, REG_AUTH_EXPIRED,
+	REG_AUTH_REASONS
+} reg_auth_reason;
+const char *reg_auth_reason_name(reg_auth_reason why);
 
 const char *reg_role_name(reg_role role);
 int reg_role_parse(const char *s, reg_role *out);
 bool reg_role_allows(reg_role role, reg_perm perm);
-/* Resolve a bearer token; MLREG_EAUTH when unknown or revoked. */
+/* Resolve a bearer token; MLREG_EAUTH when malformed, unknown, revoked or
+ * expired.  Every lookup reads the database (no cache), so a revocation or
+ * an expiry takes effect on the next request.  Success records the token's
+ * last use in memory (see reg_token_flush_usage). */
 int reg_authenticate(reg_registry *r, const char *token, reg_principal *out);
+/* The same, telling why it failed in *why (REG_AUTH_OK on success, and
+ * when the database failed rather than the token: then rc is not EAUTH). */
+int reg_authenticate_why(reg_registry *r, const char *token, reg_principal *out, reg_auth_reason *why);
+/* Whether who's scope covers model (NULL: no model named) and stage (NULL:
+ * no stage-directed move). */
+bool reg_scope_allows(const reg_principal *who, const char *model, const char *stage);
+/* 0, or MLREG_EFORBIDDEN with a message that names neither the object nor
+ * whether it exists. */
+int reg_scope_check(const reg_principal *who, const char *model, const char *stage);
+/* Whether the token is restricted to some models / some stages. */
+bool reg_scope_models_limited(const reg_principal *who);
+bool reg_scope_stages_limited(const reg_principal *who);
+/* Check a models glob: 1 to 100 of [a-z0-9._/-] and the glob characters
+ * *?[]!; MLREG_EINVALID otherwise. */
+int reg_scope_glob_valid(const char *glob);
 
 /* ---- blobs ---- */
 typedef struct reg_blob_writer reg_blob_writer;
@@ -145,7 +176,22 @@ int reg_fsck(reg_registry *r, cJSON **out); /* (blocking) */
 /* ---- tokens ---- */
 int reg_token_create(reg_registry *r, const reg_principal *who, const char *name, const char *role,
 		     const char *principal, cJSON **out); /* (blocking) */
+typedef struct {
+	const char *models;      /* glob or NULL (all) */
+	const cJSON *stages;     /* array of stage names or NULL (all) */
+	int64_t expires_in_ms;   /* 0: never */
+} reg_token_scope;
+/* reg_token_create with a scope and a lifetime.  (blocking) */
+int reg_token_create_scoped(reg_registry *r, const reg_principal *who, const char *name, const char *role,
+			    const char *principal, const reg_token_scope *scope, cJSON **out);
+/* {"tokens":[{"name","role","principal","created_at","created_by","revoked",
+ * "models","stages","expires_at","expired","last_used_at","status"}]};
+ * last_used_at includes uses not flushed yet. */
 int reg_token_list(reg_registry *r, cJSON **out);
+/* Write the last uses recorded in memory since the previous flush, in one
+ * transaction (not audited: it is bookkeeping, not a change anyone made).
+ * *flushed (optional) gets the number of tokens written.  (blocking) */
+int reg_token_flush_usage(reg_registry *r, int *flushed);
 int reg_token_revoke(reg_registry *r, const reg_principal *who, const char *name, cJSON **out); /* (blocking) */
 
 /* ---- audit chain (audit.c) ---- */

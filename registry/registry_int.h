@@ -9,6 +9,8 @@
 #include "registry/registry.h"
 
 typedef struct reg_upload_slot reg_upload_slot;
+typedef struct reg_usage_ent reg_usage_ent;
+#define REG_USAGE_BUCKETS 256
 
 struct reg_registry {
 	reg_config cfg;
@@ -28,9 +30,17 @@ struct reg_registry {
 	void *event_ctx;
 	void (*ctl_hook)(void *ctx);   /* wakes the reconciler of this process */
 	void *ctl_ctx;
+	/* last use of each token, in memory until reg_token_flush_usage */
+	pthread_mutex_t usage_mu;
+	reg_usage_ent *usage[REG_USAGE_BUCKETS];
 };
 
 void reg_uploads_clear(reg_registry *r);
+/* Insert a token row and its audit entry inside tx (tokens.c); token gets
+ * the new secret.  scope may be NULL. */
+int reg_token_insert_in(reg_registry *r, reg_tx *tx, const char *actor, const char *name, const char *role,
+			const char *principal, const reg_token_scope *scope, char *token, size_t toksz);
+void reg_token_usage_clear(reg_registry *r);
 /* Forget events queued (and a generation moved) by a transaction that is
  * being rolled back. */
 void reg_events_discard(void);

@@ -141,6 +141,15 @@ typedef struct {
 	int64_t stable_version, target_version, rejected_version;
 } reg_rollout_row;
 
+/* A token as stored (token_lookup). */
+typedef struct {
+	char principal[128], role[32], name[128];
+	char models[128];     /* fnmatch glob; "" = all models */
+	char stages[256];     /* comma-separated stage names; "" = all stages */
+	int64_t expires_at;   /* ms; 0 = never */
+	int64_t revoked_at;   /* ms; 0 = live */
+} reg_token_row;
+
 typedef struct {
 	/* transactions: one writer at a time (BEGIN IMMEDIATE under a mutex) */
 	int (*begin)(reg_meta *m, reg_tx **out);
@@ -152,12 +161,16 @@ typedef struct {
 	void (*rollback)(reg_tx *tx);
 
 	/* tokens */
+	/* models (glob) and stages (comma list) NULL for all; expires_at 0 = never */
 	int (*token_insert)(reg_tx *tx, const char *name, const char *principal, const char *role,
-			    const char *hash, const char *created_by, int64_t now);
+			    const char *hash, const char *created_by, int64_t now, const char *models,
+			    const char *stages, int64_t expires_at);
 	int (*token_revoke)(reg_tx *tx, const char *name, int64_t now);
-	/* principal/role/name of a live token by hash; MLREG_EAUTH when none */
-	int (*token_lookup)(reg_meta *m, const char *hash, char *principal, size_t plen,
-			    char *role, size_t rlen, char *name, size_t nlen);
+	/* the row of a token by hash, revoked or expired ones too (the caller
+	 * tells them apart); MLREG_EAUTH when none */
+	int (*token_lookup)(reg_meta *m, const char *hash, reg_token_row *out);
+	/* raise last_used_at to ms (never lowers it) */
+	int (*token_touch)(reg_tx *tx, const char *name, int64_t ms);
 	int (*token_list)(reg_meta *m, cJSON **out);
 	int (*token_count)(reg_meta *m, int64_t *count);
 

@@ -12,7 +12,11 @@
 --
 -- tokens        API tokens: only the SHA-256 of the token is stored; a
 --               principal may hold several; role per docs/security.md;
---               revoked_at set = no longer accepted.
+--               revoked_at set = no longer accepted (0006:) models is an
+--               fnmatch glob of model names and stages a comma list of the
+--               stages its moves may target (NULL: all); expires_at (ms,
+--               NULL: never); last_used_at (ms) is flushed from memory
+--               (docs/security.md "Token scopes, expiry and last use").
 -- models        one row per model name (OCI repository grammar).
 -- model_tags    free key/value tags on models.
 -- blobs         every blob the registry has made durable: a row exists only
@@ -120,7 +124,11 @@ CREATE TABLE tokens (
     token_hash  TEXT    NOT NULL UNIQUE,
     created_at  INTEGER NOT NULL,
     created_by  TEXT    NOT NULL,
-    revoked_at  INTEGER
+    revoked_at  INTEGER,
+    models      TEXT,
+    stages      TEXT,
+    expires_at  INTEGER,
+    last_used_at INTEGER
 );
 
 CREATE TABLE models (

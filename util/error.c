@@ -55,6 +55,7 @@ const char *mlreg_error_name(int code)
 	case MLREG_EUSAGE: return "usage";
 	case MLREG_ENEWER: return "newer_version";
 	case MLREG_EMETHOD: return "method";
+	case MLREG_ERATELIMITED: return "rate_limited";
 	default: return "error";
 	}
 }

@@ -27,7 +27,8 @@ typedef enum {
 	MLREG_ERANGE = -13,   /* bad byte range / gap in upload */
 	MLREG_EUSAGE = -14,   /* command-line usage error */
 	MLREG_ENEWER = -15,   /* data written by a newer mlreg */
-	MLREG_EMETHOD = -16   /* HTTP method not allowed on this route */
+	MLREG_EMETHOD = -16,  /* HTTP method not allowed on this route */
+	MLREG_ERATELIMITED = -17 /* too many requests: retry later */
 } mlreg_error_t;
 
 /* Record a printf-style message for the current thread and return `code`,
