@@ -89,6 +89,7 @@ cli_ok export clash:1 fraud:1 -o "$WORK/clash.tar" -q
 URL="http://someone:s3cret@${A_URL#http://}" cli_ok export risk/other:1 -o "$WORK/userinfo.tar" -q
 tar xOf "$WORK/userinfo.tar" mlreg-bundle.json | grep -q s3cret && fail "the bundle index carries the URL's password"
 tar xOf "$WORK/userinfo.tar" mlreg-bundle.json | grep -q "\"source\":\"$A_URL\"" || fail "the index source is not $A_URL"
+tar xOf "$WORK/plain.tar" mlreg-bundle.json >"$WORK/plain.json"
 cli export fraud:9 -o "$WORK/none.tar"
 expect_rc 5 "export of a missing version"
 [ -e "$WORK/none.tar" ] && fail "a failed export left a bundle"
@@ -126,6 +127,15 @@ cli_ok token create w1 --role writer --json
 WTOK=$(jq_ 'j["token"]' "$OUT")
 TOKEN=$WTOK cli import "$WORK/good.tar"
 expect_rc 4 "writer import"
+cli_ok token create scoped --role admin --models 'risk/*' --json
+STOK=$(jq_ 'j["token"]' "$OUT")
+TOKEN=$STOK cli import "$WORK/plain.tar"
+expect_rc 4 "import by an admin token scoped to risk/* of a bundle holding fraud"
+TOKEN=$STOK http POST /api/v1/import -H 'Content-Type: application/json' --data-binary @"$WORK/plain.json"
+expect_code 403 "POST /api/v1/import outside the token's scope"
+on_b
+cli show risk/other:1
+expect_rc 5 "nothing imported by an out-of-scope token"
 
 # ---------------------------------------------------------------- hostile
 step "hostile bundles"
