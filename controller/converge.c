@@ -97,32 +97,42 @@ void refresh(dep *d)
 	free(calls);
 }
 
+/* mlreg-node refuses a load carrying more signatures than this (node/trust.c) */
+#define LOAD_MAX_SIGNATURES 64
+
 /* The valid signatures of model:version as the load body carries them,
  * read (and re-verified) through the registry; NULL when there are none or
  * they cannot be read - a node that requires one then refuses the load,
- * which is the safe side. */
+ * which is the safe side.  Any writer can attach valid signatures made with
+ * keys of their own, so at most LOAD_MAX_SIGNATURES are sent, those by keys
+ * the registry trusts first: junk signatures cannot push the load past the
+ * node's limit nor crowd out the one that counts. */
 static cJSON *load_signatures(dep *d, int64_t version)
 {
 	char ref[32];
 	cJSON *all = NULL, *out = NULL;
 	const cJSON *e;
+	int n = 0;
 	snprintf(ref, sizeof(ref), "%lld", (long long)version);
 	if (reg_signatures_get(d->p->r, d->model, ref, &all) < 0) {
 		LOG_WARN("deployment %s: cannot read the signatures of %s:%lld: %s", d->name, d->model, (long long)version,
 			 mlreg_error_last());
 		return NULL;
 	}
-	cJSON_ArrayForEach(e, cJSON_GetObjectItem(all, "signatures"))
-	{
-		cJSON *s;
-		if (!cJSON_IsTrue(cJSON_GetObjectItem(e, "valid")))
-			continue;
-		if ((!out && !(out = cJSON_CreateArray())) || !(s = cJSON_CreateObject()))
-			break;
-		cJSON_AddItemToArray(out, s);
-		cJSON_AddStringToObject(s, "public_key", util_json_str(e, "public_key"));
-		cJSON_AddStringToObject(s, "signature", util_json_str(e, "signature"));
-	}
+	for (int round = 0; round < 2; round++)
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(all, "signatures"))
+		{
+			cJSON *s;
+			if (!cJSON_IsTrue(cJSON_GetObjectItem(e, "valid")) ||
+			    cJSON_IsTrue(cJSON_GetObjectItem(e, "trusted")) != (round == 0))
+				continue;
+			if (n == LOAD_MAX_SIGNATURES || (!out && !(out = cJSON_CreateArray())) || !(s = cJSON_CreateObject()))
+				break;
+			cJSON_AddItemToArray(out, s);
+			n++;
+			cJSON_AddStringToObject(s, "public_key", util_json_str(e, "public_key"));
+			cJSON_AddStringToObject(s, "signature", util_json_str(e, "signature"));
+		}
 	cJSON_Delete(all);
 	return out;
 }
