@@ -88,7 +88,10 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, mode_
 	int fd, rc;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
 		return mlreg_error_set(MLREG_EINVALID, "path too long");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* a file or link already in the temp file's place (a crash leftover, or
+	 * planted) would lend the secret its mode or its target: start anew */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return mlreg_error_set(MLREG_EIO, "cannot create '%s': %s", tmp, strerror(errno));
 	if ((rc = util_write_all(fd, data, len)) < 0 || (fsync(fd) < 0 && (rc = mlreg_error_set(MLREG_EIO, "fsync failed: %s", strerror(errno))) < 0)) {

@@ -325,6 +325,44 @@ static void write_atomic_replaces_and_leaves_no_temp(void **state)
 	tu_rmdir(dir);
 }
 
+/* A secret file (url.key, admin.token) must not inherit the mode of a temp
+ * file found in the way (a crash leftover or a planted one) nor be written
+ * through a symbolic link put where the temp file goes. */
+static void write_atomic_ignores_a_temp_in_the_way(void **state)
+{
+	char *dir = tu_mkdtemp(), p[600], tmp[700], other[600], *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd;
+	snprintf(p, sizeof(p), "%s/url.key", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", p, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	assert_int_equal(util_write_file_atomic(p, "secret", 6, 0600), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(unlink(p), 0);
+	/* a link in the temp file's place: the secret goes to neither its target
+	 * nor behind a link */
+	snprintf(other, sizeof(other), "%s/elsewhere", dir);
+	fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink(other, tmp), 0);
+	assert_int_equal(util_write_file_atomic(p, "secret", 6, 0600), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(util_read_file(other, 1024, &data, &len), 0);
+	assert_int_equal(len, 0);
+	free(data);
+	tu_rmdir(dir);
+	(void)state;
+}
+
 static void read_file_enforces_limit(void **state)
 {
 	char *dir = tu_mkdtemp(), p[600], *data = NULL, *big = tu_repeat('z', 200000);
@@ -539,6 +577,7 @@ int main(void)
 		cmocka_unit_test(addr_private_fails_closed),
 		cmocka_unit_test(mkdir_p_creates_nested_and_is_idempotent),
 		cmocka_unit_test(write_atomic_replaces_and_leaves_no_temp),
+		cmocka_unit_test(write_atomic_ignores_a_temp_in_the_way),
 		cmocka_unit_test(read_file_enforces_limit),
 		cmocka_unit_test(rm_rf_does_not_follow_links),
 		cmocka_unit_test(parse_i64_cases),
