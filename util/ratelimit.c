@@ -171,7 +171,10 @@ bool util_ratelimit_take(util_ratelimit *l, const char *key, int64_t now_ms, int
 	} else {
 		e->denied++;
 		if (retry_after_ms) {
-			int64_t w = (int64_t)ceil((1.0 - e->tokens) * 1000.0 / l->rate);
+			/* bounded before the cast: a tiny rate makes the wait
+			 * larger than any int64_t (about 31 years is plenty) */
+			double wd = ceil((1.0 - e->tokens) * 1000.0 / l->rate);
+			int64_t w = wd > 1e12 ? (int64_t)1e12 : (int64_t)wd;
 			*retry_after_ms = w < 1 ? 1 : w;
 		}
 	}

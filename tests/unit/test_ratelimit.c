@@ -36,6 +36,22 @@ static void burst_then_refill(void **state)
 	util_ratelimit_free(l);
 }
 
+/* A rate so low that the wait does not fit in 64 bits (--rate-limit takes
+ * any positive number) must give a long wait, never a cast out of range
+ * (undefined; 1 ms on x86) nor one the caller's rounding overflows. */
+static void tiny_rate_gives_a_long_bounded_wait(void **state)
+{
+	util_ratelimit *l = util_ratelimit_new(1e-300, 1, 4);
+	int64_t retry = 0;
+	(void)state;
+	assert_non_null(l);
+	assert_true(util_ratelimit_take(l, "a", 1000, &retry, NULL));
+	assert_false(util_ratelimit_take(l, "a", 1000, &retry, NULL));
+	assert_true(retry > (int64_t)86400000 * 365);
+	assert_true(retry <= INT64_MAX / 2);
+	util_ratelimit_free(l);
+}
+
 static void drain_cb(const char *key, uint64_t n, void *ctx)
 {
 	char *out = ctx;
@@ -114,6 +130,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(burst_then_refill),
+		cmocka_unit_test(tiny_rate_gives_a_long_bounded_wait),
 		cmocka_unit_test(drain_reports_and_resets),
 		cmocka_unit_test(bounded_memory),
 		cmocka_unit_test(threads_share_one_bucket),
