@@ -285,6 +285,14 @@ void api_authorize(api_req *q)
 		return;
 	}
 	path_scope(q, &model, &stage, &alias_move);
+	/* the policy of `*` applies to every model: only a token without a
+	 * models scope covers it, whatever text its glob happens to match
+	 * ("[!f]*" matches "*" too) */
+	if (model && !strcmp(model, "*") && !strncmp(q->route->pattern, "api/v1/policies/", 16) &&
+	    reg_scope_models_limited(&q->who)) {
+		early(q, MLREG_EFORBIDDEN, "forbidden: the token's scope does not cover this model");
+		return;
+	}
 	if (reg_scope_check(&q->who, model, stage) < 0) {
 		early(q, MLREG_EFORBIDDEN, mlreg_error_last());
 		return;
