@@ -293,6 +293,15 @@ void api_authorize(api_req *q)
 		early(q, MLREG_EFORBIDDEN, "forbidden: the token's scope does not cover this model");
 		return;
 	}
+	/* administration that is not about one model (tokens, keys, stages,
+	 * webhooks, nodes, gc, fsck) reaches every model: only an unscoped
+	 * token may do it.  The import names its models in the body and
+	 * checks each of them (routes_bundles.c). */
+	if (perm == REG_PERM_ADMIN && !model && strcmp(q->route->pattern, "api/v1/import") != 0 &&
+	    (reg_scope_models_limited(&q->who) || reg_scope_stages_limited(&q->who))) {
+		early(q, MLREG_EFORBIDDEN, "forbidden: a scoped token cannot do registry-wide administration");
+		return;
+	}
 	if (reg_scope_check(&q->who, model, stage) < 0) {
 		early(q, MLREG_EFORBIDDEN, mlreg_error_last());
 		return;

@@ -24,6 +24,30 @@ for glob in '[!f]*' '?*' '*'; do
 	expect_code 200 "its own model's policy with models '$glob'"
 done
 
+step "a scoped admin token cannot do registry-wide administration"
+cli_ok token create team-admin --role admin --models 'risk/*' --json
+TEAM=$(jq_ 'j["token"]' "$OUT")
+cli_ok token create team-stg --role admin --stages staging --json
+STG=$(jq_ 'j["token"]' "$OUT")
+cli_ok token create victim --role reader --json
+J='Content-Type: application/json'
+for T in "$TEAM" "$STG"; do
+	for req in "GET /api/v1/tokens" "DELETE /api/v1/tokens/victim" "POST /api/v1/tokens {\"name\":\"x\",\"role\":\"reader\"}" \
+		"POST /api/v1/keys {\"name\":\"k\",\"public_key\":\"x\"}" "DELETE /api/v1/keys/release" \
+		"PUT /api/v1/stages {\"stages\":[\"staging\"]}" "GET /api/v1/webhooks" "DELETE /api/v1/webhooks/1" \
+		"POST /api/v1/nodes {\"name\":\"n\",\"url\":\"http://127.0.0.1:1\"}" "DELETE /api/v1/nodes/n" \
+		"POST /api/v1/gc" "POST /api/v1/fsck"; do
+		read -r m path body <<<"$req"
+		TOKEN=$T http "$m" "$path" -H "$J" ${body:+-d "$body"}
+		expect_code 403 "scoped admin: $m $path"
+		assert_contains "$BODY" "registry-wide administration" "message of $m $path"
+	done
+done
+cli_ok token ls --json
+assert_json '[t for t in j["tokens"] if t["name"]=="victim"][0]["status"]=="active" and not any(t["name"]=="x" for t in j["tokens"])' "$OUT" "nothing changed by the scoped admins"
+TOKEN=$TEAM http GET /api/v1/keys
+expect_code 200 "listing keys stays a read"
+
 http GET '/api/v1/policies'
 assert_json 'any(p["model"] == "*" and p["require_signature"] for p in j["policies"])' "$BODY" "the * policy is untouched"
 

@@ -52,7 +52,7 @@ cli_ok token create scoped-admin --role admin --models 'fraud*' --json
 SA=$(jq_ 'j["token"]' "$OUT")
 TOKEN=$SA http POST /api/v1/tokens -H 'Content-Type: application/json' -d '{"name":"x","role":"admin"}'
 expect_code 403 "scoped admin cannot create a token"
-assert_contains "$BODY" "scoped token cannot create tokens" "message"
+assert_contains "$BODY" "scoped token cannot do registry-wide administration" "message"
 
 step "audit: scope and expiry, never the token"
 cli_ok audit --json
