@@ -10,7 +10,7 @@
  * in front of a write transaction.  The invariants checked after each call:
  * a refused body adds no audit entry and no version; an accepted push adds
  * exactly one version whose stored manifest decodes and encodes back to the
- * same bytes; the audit chain always verifies.  The registry holds two known
+ * same bytes; the audit chain verifies.  The registry holds two known
  * blobs (the seeds name their digests), so pushes can get past the "missing
  * blobs" check, and one model "m" with one version that the PATCH bodies hit.
  */
@@ -82,9 +82,14 @@ static int64_t audit_entries(void)
 	return n;
 }
 
+/* The whole chain verifies: after each of the first 64 inputs (all a
+ * replay runs), then after every 64th, since the walk grows with the log. */
 static void audit_verify(void)
 {
+	static unsigned long inputs;
 	cJSON *v = NULL;
+	if (++inputs > 64 && inputs % 64 != 0)
+		return;
 	if (reg_audit_verify(reg, &v) != 0 || !cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")))
 		abort();
 	cJSON_Delete(v);
