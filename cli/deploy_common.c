@@ -88,12 +88,15 @@ static void put_text(FILE *out, const char *s)
 		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
 }
 
+/* An integer member as text; "none" for anything else, a number past
+ * +-2^53 included (converting 1e300 to an integer is undefined behaviour,
+ * and a registry never sends one). */
 static const char *num_text(const cJSON *o, const char *key, char buf[32])
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsNumber(v))
+	int64_t v;
+	if (util_json_i64(o, key, &v) != 0)
 		return "none";
-	snprintf(buf, 32, "%lld", (long long)v->valuedouble);
+	snprintf(buf, 32, "%lld", (long long)v);
 	return buf;
 }
 
@@ -171,8 +174,10 @@ void cli_deploy_print_status(const cJSON *st, FILE *out)
 	put_text(out, util_json_str(st, "phase"));
 	if (cJSON_IsObject(step)) {
 		char i[32], n[32];
-		const cJSON *idx = cJSON_GetObjectItemCaseSensitive(step, "index");
-		snprintf(i, sizeof(i), "%lld", cJSON_IsNumber(idx) ? (long long)idx->valuedouble + 1 : 0LL);
+		int64_t idx;
+		if (util_json_i64(step, "index", &idx) != 0 || idx < 0)
+			idx = -1;
+		snprintf(i, sizeof(i), "%lld", (long long)idx + 1);
 		fprintf(out, ", step %s of %s ", i, num_text(step, "count", n));
 		put_text(out, util_json_str(step, "kind"));
 	}

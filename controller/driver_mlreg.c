@@ -198,8 +198,10 @@ static int mlreg_index(ctl_call *c)
 			rc = bad_entry(i, "lacks a name or a state");
 			break;
 		}
-		/* versions are the registry's numbers, written canonically */
-		if (!ver || util_parse_i64(ver, &version) < 0 || version <= 0 ||
+		/* versions are the registry's numbers, written canonically, and
+		 * within 2^53: the normalised list holds them as JSON numbers,
+		 * which past that would name a neighbouring version */
+		if (!ver || util_parse_i64(ver, &version) < 0 || version <= 0 || version > ((int64_t)1 << 53) ||
 		    (snprintf(canon, sizeof(canon), "%lld", (long long)version), strcmp(canon, ver) != 0)) {
 			rc = bad_entry(i, "has no version number");
 			break;

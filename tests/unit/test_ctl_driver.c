@@ -202,6 +202,9 @@ static void driver_index(void **state)
 		"[{\"name\":\"m\",\"version\":\"1\",\"state\":\"READY\",\"weight\":2.5}]",
 		"[{\"name\":\"m\",\"version\":\"1\",\"state\":\"READY\",\"weight\":1,\"shadow\":\"yes\"}]",
 		"[{\"name\":\"\",\"version\":\"1\",\"state\":\"READY\",\"weight\":1}]",
+		/* past 2^53 a JSON number cannot hold it (found by fuzz_node_index) */
+		"[{\"name\":\"m\",\"version\":\"9007199254740993\",\"state\":\"READY\",\"weight\":1}]",
+		"[{\"name\":\"m\",\"version\":\"9223372036548775808\",\"state\":\"READY\",\"weight\":1}]",
 	};
 	/* the node's own answer (docs/node.md), versions and weights become integers */
 	normalise("[{\"name\":\"dep-a\",\"version\":\"1\",\"state\":\"READY\",\"reason\":\"\",\"weight\":90,\"shadow\":false,"
