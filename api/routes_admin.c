@@ -66,30 +66,13 @@ static int whoami(api_req *q)
 static int tokens_create(api_req *q)
 {
 	cJSON *body = NULL, *out = NULL;
-	const cJSON *models, *stages, *exp;
-	reg_token_scope scope = {0};
 	int rc;
 	/* a scoped token could otherwise mint one without its limits */
 	if (reg_scope_models_limited(&q->who) || reg_scope_stages_limited(&q->who))
 		return mlreg_error_set(MLREG_EFORBIDDEN, "forbidden: a scoped token cannot create tokens");
 	if ((rc = api_body_json(q, &body)) < 0)
 		return rc;
-	models = cJSON_GetObjectItemCaseSensitive(body, "models");
-	stages = cJSON_GetObjectItemCaseSensitive(body, "stages");
-	exp = cJSON_GetObjectItemCaseSensitive(body, "expires_in");
-	if (models && !cJSON_IsNull(models) && !cJSON_IsString(models))
-		rc = mlreg_error_set(MLREG_EINVALID, "models must be a glob string or null");
-	else if (exp && !cJSON_IsNull(exp) && !cJSON_IsString(exp))
-		rc = mlreg_error_set(MLREG_EINVALID, "expires_in must be a duration string such as 30d, or null");
-	else if (cJSON_IsString(exp) && ((rc = util_duration_ms(exp->valuestring, &scope.expires_in_ms)) < 0 ||
-					 scope.expires_in_ms < 1 || scope.expires_in_ms > 3650LL * 86400000))
-		rc = mlreg_error_set(MLREG_EINVALID, "expires_in must be a duration from 1ms to 3650d");
-	if (rc == 0) {
-		scope.models = cJSON_IsString(models) ? models->valuestring : NULL;
-		scope.stages = stages && !cJSON_IsNull(stages) ? stages : NULL;
-		rc = reg_token_create_scoped(q->srv->reg, &q->who, util_json_str(body, "name"), util_json_str(body, "role"),
-					     util_json_str(body, "principal"), &scope, &out);
-	}
+	rc = reg_token_create_body(q->srv->reg, &q->who, body, &out);
 	cJSON_Delete(body);
 	return rc < 0 ? rc : api_reply_json(q, 201, out);
 }

@@ -184,6 +184,9 @@ typedef struct {
 /* reg_token_create with a scope and a lifetime.  (blocking) */
 int reg_token_create_scoped(reg_registry *r, const reg_principal *who, const char *name, const char *role,
 			    const char *principal, const reg_token_scope *scope, cJSON **out);
+/* The body of POST /api/v1/tokens ({"name","role","principal"?,"models"?,
+ * "stages"?,"expires_in"?}) checked and created.  (blocking) */
+int reg_token_create_body(reg_registry *r, const reg_principal *who, const cJSON *body, cJSON **out);
 /* {"tokens":[{"name","role","principal","created_at","created_by","revoked",
  * "models","stages","expires_at","expired","last_used_at","status"}]};
  * last_used_at includes uses not flushed yet. */

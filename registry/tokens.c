@@ -455,3 +455,27 @@ int reg_token_revoke(reg_registry *r, const reg_principal *who, const char *name
 	cJSON_AddBoolToObject(*out, "revoked", true);
 	return 0;
 }
+
+int reg_token_create_body(reg_registry *r, const reg_principal *who, const cJSON *body, cJSON **out)
+{
+	const cJSON *models, *stages, *exp;
+	reg_token_scope scope = {0};
+	int rc = 0;
+	*out = NULL;
+	if (!cJSON_IsObject(body))
+		return mlreg_error_set(MLREG_EINVALID, "the body must be a JSON object");
+	models = cJSON_GetObjectItemCaseSensitive(body, "models");
+	stages = cJSON_GetObjectItemCaseSensitive(body, "stages");
+	exp = cJSON_GetObjectItemCaseSensitive(body, "expires_in");
+	if (models && !cJSON_IsNull(models) && !cJSON_IsString(models))
+		return mlreg_error_set(MLREG_EINVALID, "models must be a glob string or null");
+	if (exp && !cJSON_IsNull(exp) && !cJSON_IsString(exp))
+		return mlreg_error_set(MLREG_EINVALID, "expires_in must be a duration string such as 30d, or null");
+	if (cJSON_IsString(exp) && ((rc = util_duration_ms(exp->valuestring, &scope.expires_in_ms)) < 0 ||
+				    scope.expires_in_ms < 1 || scope.expires_in_ms > 3650LL * 86400000))
+		return mlreg_error_set(MLREG_EINVALID, "expires_in must be a duration from 1ms to 3650d");
+	scope.models = cJSON_IsString(models) ? models->valuestring : NULL;
+	scope.stages = stages && !cJSON_IsNull(stages) ? stages : NULL;
+	return reg_token_create_scoped(r, who, util_json_str(body, "name"), util_json_str(body, "role"),
+				       util_json_str(body, "principal"), &scope, out);
+}
