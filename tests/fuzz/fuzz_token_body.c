@@ -18,54 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "util/json.h"
 
-static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
-static char dir[] = "/tmp/mlreg-fuzz-token-XXXXXX";
-
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
-
-static void setup(void)
-{
-	reg_config cfg = {0};
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	if (reg_open(&cfg, &reg) != 0)
-		abort();
-	atexit(cleanup);
-}
-
-/* The newest audit sequence number (0 for an empty log). */
-static int64_t audit_seq(void)
-{
-	reg_audit_query q = {.limit = 1};
-	cJSON *v = NULL;
-	int64_t n = 0;
-	if (reg_audit_list(reg, &q, &v) != 0)
-		abort();
-	if (util_json_i64(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "entries"), 0), "seq", &n) != 0)
-		n = 0;
-	cJSON_Delete(v);
-	return n;
-}
-
-/* Entries after seq, as text; the caller frees. */
-static char *audit_text(int64_t after)
-{
-	reg_audit_query q = {.limit = 100, .oldest_first = true, .after_seq = after};
-	cJSON *v = NULL;
-	char *s;
-	if (reg_audit_list(reg, &q, &v) != 0 || !(s = cJSON_PrintUnformatted(v)))
-		abort();
-	cJSON_Delete(v);
-	return s;
-}
+static reg_registry *reg; /* fuzz_registry.h opens it once */
 
 /* The token list as text, without what changes with the clock alone
  * ("expired" and "status" flip when an earlier input's token reaches its
@@ -93,21 +50,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *token, *name;
 	reg_principal who;
 	int64_t seq;
-	if (!reg)
-		setup();
+	reg = fuzz_registry_open("token");
 	if (size > 65536 || util_json_parse((const char *)data, size, 32, &body) != 0)
 		return 0;
-	seq = audit_seq();
+	seq = fuzz_audit_seq(reg);
 	before = list_text();
 	if (reg_token_create_body(reg, &admin, body, &out) == 0) {
 		token = util_json_str(out, "token");
 		name = util_json_str(out, "name");
 		if (!token || !name || strlen(token) < 32)
 			abort();
-		added = audit_text(seq);
+		added = fuzz_audit_text(reg, seq);
 		after = list_text();
 		/* audited, never showing the token, and listed without it */
-		if (audit_seq() <= seq || strstr(added, token) || strstr(after, token) || !strcmp(before, after))
+		if (fuzz_audit_seq(reg) <= seq || strstr(added, token) || strstr(after, token) || !strcmp(before, after))
 			abort();
 		/* the token works, with the role and the scope it was given */
 		if (reg_authenticate(reg, token, &who) != 0 || strcmp(who.token_name, name) != 0 ||
@@ -119,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(after);
 	} else {
 		after = list_text();
-		if (audit_seq() != seq || strcmp(before, after) != 0)
+		if (fuzz_audit_seq(reg) != seq || strcmp(before, after) != 0)
 			abort(); /* a refused body changed something */
 		free(after);
 	}

@@ -18,55 +18,11 @@
 #include <string.h>
 #include "api/http.h"
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "util/json.h"
 
-static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
-static char dir[] = "/tmp/mlreg-fuzz-webhook-XXXXXX";
-
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
-
-static void setup(void)
-{
-	reg_config cfg = {0};
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	if (reg_open(&cfg, &reg) != 0)
-		abort();
-	atexit(cleanup);
-}
-
-/* The newest audit sequence number, and the entries after seq as text
- * (only what this input's call wrote: an older entry may hold a URL that
- * contains this input's secret by chance); the caller frees. */
-static int64_t audit_seq(void)
-{
-	reg_audit_query q = {.limit = 1};
-	cJSON *v = NULL;
-	int64_t n = -1;
-	if (reg_audit_list(reg, &q, &v) != 0)
-		abort();
-	if (util_json_i64(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "entries"), 0), "seq", &n) != 0)
-		n = 0; /* an empty log */
-	cJSON_Delete(v);
-	return n;
-}
-
-static char *audit_text(int64_t after)
-{
-	reg_audit_query q = {.limit = 100, .oldest_first = true, .after_seq = after};
-	cJSON *v = NULL;
-	char *s;
-	if (reg_audit_list(reg, &q, &v) != 0 || !(s = cJSON_PrintUnformatted(v)))
-		abort();
-	cJSON_Delete(v);
-	return s;
-}
+static reg_registry *reg; /* fuzz_registry.h opens it once */
 
 static char *list_text(void)
 {
@@ -111,20 +67,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *list_before, *list_after, *added;
 	const char *secret, *id;
 	int64_t seq;
-	if (!reg)
-		setup();
+	reg = fuzz_registry_open("webhook");
 	if (size > 65536 || util_json_parse((const char *)data, size, 32, &body) != 0)
 		return 0;
-	seq = audit_seq();
+	seq = fuzz_audit_seq(reg);
 	list_before = list_text(); /* empty: every accepted webhook is removed */
 	if (add(body, &out) == 0) {
 		secret = util_json_str(out, "secret");
 		id = util_json_str(out, "id");
 		if (!secret || strlen(secret) < 8 || !id)
 			abort();
-		added = audit_text(seq);
+		added = fuzz_audit_text(reg, seq);
 		list_after = list_text();
-		if (audit_seq() <= seq || shown(added, secret, body) || shown(list_after, secret, body) ||
+		if (fuzz_audit_seq(reg) <= seq || shown(added, secret, body) || shown(list_after, secret, body) ||
 		    !strcmp(list_after, list_before))
 			abort(); /* not audited, a secret shown, or nothing added */
 		free(added);
@@ -133,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON_Delete(v);
 	} else {
 		list_after = list_text();
-		if (out || audit_seq() != seq || strcmp(list_after, list_before))
+		if (out || fuzz_audit_seq(reg) != seq || strcmp(list_after, list_before))
 			abort(); /* a refused body left something behind */
 	}
 	free(list_before);
