@@ -184,6 +184,18 @@ int cli_table_add(cli_table *t, const char *const *row);
 void cli_table_print(const cli_table *t, FILE *out);
 void cli_table_release(cli_table *t);
 
+/* The `ls` of a resource with no arguments (keys, nodes, tokens, webhooks):
+ * GET path, print the answer with --json, else a table of head (ncols
+ * columns) with one row per item of the answer's array `key`, made by row.
+ * row fills row[0..ncols) with strings that live until it returns; it may
+ * format into the CLI_ROW_BUFS scratch buffers of CLI_ROW_BUF bytes.
+ * Errors are wrapped as "cannot list <what>". */
+#define CLI_ROW_BUFS 4
+#define CLI_ROW_BUF 1024
+typedef void (*cli_row_fn)(const cJSON *item, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF]);
+int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *path,
+		   const char *what, const char *key, const char *const *head, size_t ncols, cli_row_fn row);
+
 /* The body of `deprecate` and `rm`: parse exactly one REF, send
  * `method` to the version's path + suffix, print the version object
  * (--json) or "<verb> REF<note>". */

@@ -126,41 +126,19 @@ const cli_cmd_entry cli_cmd_key_add_entry = {
 	.exec = cmd_key_add_exec,
 };
 
+static void key_row(const cJSON *k, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
+{
+	(void)buf;
+	row[0] = cli_json_text(k, "name", "?");
+	row[1] = cli_json_text(k, "fingerprint", "?");
+	row[2] = cli_json_text(k, "created_at", "-");
+	row[3] = cli_json_text(k, "created_by", "-");
+}
+
 static int cmd_key_ls_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"NAME", "FINGERPRINT", "ADDED", "BY"};
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
-	const cJSON *k;
-	int error;
-	memset(&resp, 0, sizeof(resp));
-	cli_table_init(&t, 4);
-	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
-		goto done;
-	if ((error = cli_client_json(c, "GET", "/api/v1/keys", NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list keys");
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(resp.body, "keys"))
-	{
-		const char *row[4] = {cli_json_text(k, "name", "?"), cli_json_text(k, "fingerprint", "?"),
-				      cli_json_text(k, "created_at", "-"), cli_json_text(k, "created_by", "-")};
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
-done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
-	return error;
+	return cli_list_table(self, cfg, argc, argv, "/api/v1/keys", "keys", "keys", head, 4, key_row);
 }
 
 const cli_cmd_entry cli_cmd_key_ls_entry = {

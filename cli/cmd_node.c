@@ -118,57 +118,31 @@ static void served(const cJSON *obs, char *out, size_t outsz)
 	}
 }
 
+static void node_row(const cJSON *n, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
+{
+	const cJSON *obs = cJSON_GetObjectItemCaseSensitive(n, "observed");
+	char *lbl = buf[0], *srv = buf[1], *fails = buf[2];
+	cli_labels_join(cJSON_GetObjectItemCaseSensitive(n, "labels"), lbl, CLI_ROW_BUF);
+	served(obs, srv, CLI_ROW_BUF);
+	snprintf(fails, CLI_ROW_BUF, "-");
+	if (cJSON_IsObject(obs))
+		snprintf(fails, CLI_ROW_BUF, "%lld", (long long)cli_json_int(obs, "fails", 0));
+	row[0] = cli_json_text(n, "name", "?");
+	row[1] = cli_json_text(n, "url", "?");
+	row[2] = cli_json_text(n, "driver", "?");
+	row[3] = lbl[0] ? lbl : "-";
+	row[4] = !cJSON_IsObject(obs) ? "unknown"
+		 : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obs, "healthy")) ? "yes"
+										    : "no";
+	row[5] = fails;
+	row[6] = cJSON_IsObject(obs) ? cli_json_text(obs, "at", "-") : "never";
+	row[7] = srv[0] ? srv : "-";
+}
+
 static int cmd_node_ls_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"NAME", "URL", "DRIVER", "LABELS", "HEALTHY", "FAILS", "SEEN", "SERVES"};
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
-	const cJSON *n;
-	int error;
-
-	memset(&resp, 0, sizeof(resp));
-	cli_table_init(&t, 8);
-	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
-		goto done;
-	if ((error = cli_client_json(c, "GET", "/api/v1/nodes", NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list nodes");
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(resp.body, "nodes"))
-	{
-		const cJSON *obs = cJSON_GetObjectItemCaseSensitive(n, "observed");
-		char lbl[1024], srv[1024], fails[24] = "-";
-		const char *row[8];
-		cli_labels_join(cJSON_GetObjectItemCaseSensitive(n, "labels"), lbl, sizeof(lbl));
-		served(obs, srv, sizeof(srv));
-		if (cJSON_IsObject(obs))
-			snprintf(fails, sizeof(fails), "%lld", (long long)cli_json_int(obs, "fails", 0));
-		row[0] = cli_json_text(n, "name", "?");
-		row[1] = cli_json_text(n, "url", "?");
-		row[2] = cli_json_text(n, "driver", "?");
-		row[3] = lbl[0] ? lbl : "-";
-		row[4] = !cJSON_IsObject(obs) ? "unknown"
-			 : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obs, "healthy")) ? "yes"
-											    : "no";
-		row[5] = fails;
-		row[6] = cJSON_IsObject(obs) ? cli_json_text(obs, "at", "-") : "never";
-		row[7] = srv[0] ? srv : "-";
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
-done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
-	return error;
+	return cli_list_table(self, cfg, argc, argv, "/api/v1/nodes", "nodes", "nodes", head, 8, node_row);
 }
 
 static int cmd_node_rm_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)

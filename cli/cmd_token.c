@@ -140,66 +140,35 @@ done:
 	return error;
 }
 
-static int no_args(const cli_cmd_entry *self, int argc, char **argv)
+static void token_row(const cJSON *tok, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
 {
-	return cli_args_positionals(self, argc, argv, NULL, 0, "");
+	char *stages = buf[0];
+	const cJSON *st;
+	stages[0] = 0;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(tok, "stages"))
+	{
+		if (cJSON_IsString(st) && strlen(stages) + strlen(st->valuestring) + 2 < CLI_ROW_BUF) {
+			if (stages[0])
+				strcat(stages, ",");
+			strcat(stages, st->valuestring);
+		}
+	}
+	row[0] = cli_json_text(tok, "name", "?");
+	row[1] = cli_json_text(tok, "role", "?");
+	row[2] = cli_json_text(tok, "principal", "-");
+	row[3] = cli_json_text(tok, "models", "*");
+	row[4] = stages[0] ? stages : "*";
+	row[5] = cli_json_text(tok, "expires_at", "never");
+	row[6] = cli_json_text(tok, "status", "?");
+	row[7] = cli_json_text(tok, "last_used_at", "never");
+	row[8] = cli_json_text(tok, "created_at", "-");
 }
 
 static int cmd_token_ls_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"NAME",    "ROLE",    "PRINCIPAL", "MODELS",   "STAGES",
 					   "EXPIRES", "STATUS",  "LAST USED", "CREATED"};
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
-	const cJSON *tok;
-	int error;
-
-	memset(&resp, 0, sizeof(resp));
-	cli_table_init(&t, 9);
-	if ((error = no_args(self, argc, argv)) < 0 || (error = cli_client_new(&c, cfg)) < 0)
-		goto done;
-	if ((error = cli_client_json(c, "GET", "/api/v1/tokens", NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list tokens");
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(tok, cJSON_GetObjectItemCaseSensitive(resp.body, "tokens"))
-	{
-		const char *row[9];
-		char stages[256] = "";
-		const cJSON *st;
-		cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(tok, "stages"))
-		{
-			if (cJSON_IsString(st) && strlen(stages) + strlen(st->valuestring) + 2 < sizeof(stages)) {
-				if (stages[0])
-					strcat(stages, ",");
-				strcat(stages, st->valuestring);
-			}
-		}
-		row[0] = cli_json_text(tok, "name", "?");
-		row[1] = cli_json_text(tok, "role", "?");
-		row[2] = cli_json_text(tok, "principal", "-");
-		row[3] = cli_json_text(tok, "models", "*");
-		row[4] = stages[0] ? stages : "*";
-		row[5] = cli_json_text(tok, "expires_at", "never");
-		row[6] = cli_json_text(tok, "status", "?");
-		row[7] = cli_json_text(tok, "last_used_at", "never");
-		row[8] = cli_json_text(tok, "created_at", "-");
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
-done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
-	return error;
+	return cli_list_table(self, cfg, argc, argv, "/api/v1/tokens", "tokens", "tokens", head, 9, token_row);
 }
 
 static int cmd_token_revoke_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)

@@ -163,53 +163,25 @@ done:
 	return error;
 }
 
+static void webhook_row(const cJSON *w, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
+{
+	join_events(cJSON_GetObjectItemCaseSensitive(w, "events"), buf[0], CLI_ROW_BUF);
+	snprintf(buf[1], CLI_ROW_BUF, "%lld", (long long)cli_json_int(w, "pending", 0));
+	snprintf(buf[2], CLI_ROW_BUF, "%lld", (long long)cli_json_int(w, "delivered", 0));
+	snprintf(buf[3], CLI_ROW_BUF, "%lld", (long long)cli_json_int(w, "failed", 0));
+	row[0] = cli_json_text(w, "id", "?");
+	row[1] = cli_json_text(w, "url", "?");
+	row[2] = buf[0];
+	row[3] = buf[1];
+	row[4] = buf[2];
+	row[5] = buf[3];
+	row[6] = cli_json_text(w, "created_at", "-");
+}
+
 static int cmd_webhook_ls_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"ID", "URL", "EVENTS", "PENDING", "DELIVERED", "FAILED", "CREATED"};
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
-	const cJSON *w;
-	int error;
-
-	memset(&resp, 0, sizeof(resp));
-	cli_table_init(&t, 7);
-	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
-		goto done;
-	if ((error = cli_client_json(c, "GET", "/api/v1/webhooks", NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list webhooks");
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(resp.body, "webhooks"))
-	{
-		char names[256], pending[24], delivered[24], failed[24];
-		const char *row[7];
-		join_events(cJSON_GetObjectItemCaseSensitive(w, "events"), names, sizeof(names));
-		snprintf(pending, sizeof(pending), "%lld", (long long)cli_json_int(w, "pending", 0));
-		snprintf(delivered, sizeof(delivered), "%lld", (long long)cli_json_int(w, "delivered", 0));
-		snprintf(failed, sizeof(failed), "%lld", (long long)cli_json_int(w, "failed", 0));
-		row[0] = cli_json_text(w, "id", "?");
-		row[1] = cli_json_text(w, "url", "?");
-		row[2] = names;
-		row[3] = pending;
-		row[4] = delivered;
-		row[5] = failed;
-		row[6] = cli_json_text(w, "created_at", "-");
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
-done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
-	return error;
+	return cli_list_table(self, cfg, argc, argv, "/api/v1/webhooks", "webhooks", "webhooks", head, 7, webhook_row);
 }
 
 static int cmd_webhook_rm_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)

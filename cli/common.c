@@ -563,3 +563,43 @@ cJSON *cli_deployments_of(const cJSON *all, const char *model, int64_t version)
 	}
 	return out;
 }
+
+int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *path,
+		   const char *what, const char *key, const char *const *head, size_t ncols, cli_row_fn row)
+{
+	cli_client *c = NULL;
+	cli_response resp;
+	cli_table t;
+	const cJSON *it;
+	int error;
+	memset(&resp, 0, sizeof(resp));
+	cli_table_init(&t, ncols);
+	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
+		goto done;
+	if ((error = cli_client_json(c, "GET", path, NULL, &resp)) < 0) {
+		error = cli_error_wrap(error, "cannot list %s", what);
+		goto done;
+	}
+	if (cfg->json) {
+		error = cli_print_json(resp.body);
+		goto done;
+	}
+	if ((error = cli_table_add(&t, head)) < 0)
+		goto done;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(resp.body, key))
+	{
+		const char *cells[16] = {0};
+		char buf[CLI_ROW_BUFS][CLI_ROW_BUF];
+		if (ncols > 16)
+			abort(); /* a programming error: tables here are narrow */
+		row(it, cells, buf);
+		if ((error = cli_table_add(&t, cells)) < 0)
+			goto done;
+	}
+	cli_table_print(&t, stdout);
+done:
+	cli_table_release(&t);
+	cli_response_release(&resp);
+	cli_client_free(c);
+	return error;
+}
