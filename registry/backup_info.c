@@ -114,6 +114,16 @@ static bool hex64(const char *s)
 	return n == 64;
 }
 
+/* YYYY-MM-DDTHH:MM:SS, then anything util_time_parse accepts */
+static bool rfc3339_shape(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	for (size_t i = 0; pat[i]; i++)
+		if (pat[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pat[i])
+			return false;
+	return true;
+}
+
 int reg_backup_info_parse(const char *data, size_t len, reg_backup_info *out)
 {
 	static const char *const top[] = {"format",	"format_version", "created_at", "mlreg_version", "schema_version",
@@ -154,9 +164,8 @@ int reg_backup_info_parse(const char *data, size_t len, reg_backup_info *out)
 	    (rc = get_text(j, "mlreg_version", in.mlreg_version, sizeof(in.mlreg_version))) < 0 ||
 	    (rc = get_count(j, "schema_version", 1, &in.schema_version)) < 0)
 		goto done;
-	/* util_time_parse also takes durations ("5m" ago): a time starts with
-	 * its year */
-	if (in.created_at[0] < '0' || in.created_at[0] > '9' || util_time_parse(in.created_at, &when) < 0) {
+	/* util_time_parse also takes durations ("5m" ago): the shape first */
+	if (!rfc3339_shape(in.created_at) || util_time_parse(in.created_at, &when) < 0) {
 		rc = bad("'created_at' must be an RFC 3339 time");
 		goto done;
 	}
