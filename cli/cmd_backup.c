@@ -61,7 +61,6 @@ static int cmd_backup_exec(const cli_cmd_entry *self, const cli_config *cfg, int
 		return cli_usage_error(self->name, "expected DIR");
 	if (!*o.data_dir)
 		return cli_usage_error(self->name, "--data: empty path");
-	o.quiet = cfg->quiet;
 	if ((rc = reg_backup_run(&o, &res)) < 0)
 		return cli_error_wrap(rc, "backup of '%s' into '%s' failed (the folder holds no complete backup)", o.data_dir,
 				      o.dest);

@@ -171,6 +171,25 @@ static int mkdir_at(int dirfd, const char *name)
 	return 0;
 }
 
+/* A file of the live data directory, which is trusted: links are followed
+ * there as the server follows them (blobs/ on another volume is a common
+ * setup); only what lands in DIR is guarded against links. */
+static int open_live(bk_ctx *c, const char *rel, int *fd)
+{
+	struct stat st;
+	int f = openat(c->datafd, rel, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return errno == ENOENT ? mlreg_error_set(MLREG_ENOTFOUND, "'%s' is missing", rel)
+				       : mlreg_error_set(MLREG_EIO, "cannot open '%s' in '%s': %s", rel, c->o->data_dir,
+							 strerror(errno));
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return mlreg_error_set(MLREG_EINTEGRITY, "'%s' in '%s' is not a regular file", rel, c->o->data_dir);
+	}
+	*fd = f;
+	return 0;
+}
+
 /* Is the file `hex` in fan already the blob? */
 static bool already_there(int fan, const char *hex, const char *digest, uint64_t size)
 {
@@ -220,7 +239,7 @@ static int copy_blob(bk_ctx *c, const char *digest, uint64_t size)
 		return 0;
 	}
 	snprintf(rel, sizeof(rel), "blobs/sha256/%.2s/%s", hex, hex);
-	if ((rc = bk_open_under(c->datafd, rel, false, &src)) < 0) {
+	if ((rc = open_live(c, rel, &src)) < 0) {
 		if (rc == MLREG_ENOTFOUND)
 			rc = mlreg_error_set(MLREG_EINTEGRITY,
 					     "blob %s, listed by the database, is missing from '%s': run mlreg fsck", digest,
@@ -365,7 +384,7 @@ static int copy_secrets(bk_ctx *c)
 {
 	char digest[UTIL_DIGEST_LEN + 1];
 	uint64_t n;
-	int src, rc = bk_open_under(c->datafd, "url.key", false, &src);
+	int src, rc = open_live(c, "url.key", &src);
 	if (rc == MLREG_ENOTFOUND) {
 		mlreg_error_clear();
 		unlinkat(c->destfd, "url.key", 0);

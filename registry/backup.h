@@ -51,7 +51,6 @@ typedef struct {
 	int64_t lock_wait_ms;   /* how long to wait for a running gc to end */
 	int step_pages;         /* database pages copied per step */
 	int64_t step_pause_ms;  /* pause between steps */
-	bool quiet;             /* no progress lines on stderr */
 } reg_backup_opts;
 
 /* Back up o->data_dir into o->dest while a server may run on it: shared

@@ -310,3 +310,12 @@ cp -p "$WORK/saved-blob" "$V"
 cli_ok backup "$WORK/bk" --data "$DATA" -q
 [ -s "$WORK/bk/backup.json" ] || fail "the next backup completes the folder again"
 stop_server
+
+step "a stopped server, its blobs/ on another volume (a symlink the server follows)"
+mv "$DATA/blobs" "$WORK/blobvol"
+ln -s "$WORK/blobvol" "$DATA/blobs"
+cli_ok backup "$WORK/bk-stopped" --data "$DATA" --json
+assert_json 'j["blobs"]["count"] > 0 and j["blobs"]["copied"] == j["blobs"]["count"]' "$OUT" "backup of a stopped server"
+[ ! -L "$WORK/bk-stopped/blobs" ] || fail "the backup copied the link, not the blobs"
+cli_ok restore "$WORK/bk-stopped" --data "$WORK/restored3" -q
+[ -d "$WORK/restored3/blobs/sha256" ] && [ ! -L "$WORK/restored3/blobs" ] || fail "restore of the stopped server's backup"
