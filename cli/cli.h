@@ -273,5 +273,8 @@ extern const cli_cmd_entry cli_cmd_key_ls_entry;
 extern const cli_cmd_entry cli_cmd_key_rm_entry;
 extern const cli_cmd_entry cli_cmd_sign_entry;
 extern const cli_cmd_entry cli_cmd_verify_entry;
+/* operations (docs/operations.md "Back up and restore") */
+extern const cli_cmd_entry cli_cmd_backup_entry;
+extern const cli_cmd_entry cli_cmd_restore_entry;
 
 #endif
