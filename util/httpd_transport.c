@@ -250,7 +250,7 @@ static int read_pem(const char *flag, const char *path, bool secret, char **out)
 
 /* libmicrohttpd's own messages (MHD_USE_ERROR_LOG) join our one-line log
  * instead of going raw to stderr */
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	size_t n;
