@@ -82,7 +82,8 @@ static int parse_line(const char *p, size_t n, int line, const util_conf_spec *s
 		if (ch < 0x20 || ch == 0x7f)
 			return mlreg_error_set(MLREG_EUSAGE, "line %d: control character in the value of '%.*s'", line,
 					       (int)name_len, p);
-		if (ch == '#' && is_blank(p[i - 1]))
+		/* "a = #x" and "a =#x" alike: a value never starts a comment */
+		if (ch == '#' && (i == vstart || is_blank(p[i - 1])))
 			return mlreg_error_set(MLREG_EUSAGE, "line %d: a comment must be on a line of its own", line);
 	}
 	if ((name_len == 6 && !memcmp(p, "config", 6)) || (name_len == 4 && !memcmp(p, "help", 4)) ||

@@ -38,7 +38,8 @@ typedef struct {
  * message naming the line ("line 3: unknown setting 'lisen'"); *out is left
  * empty on error.  Rules: one `name = value` per line; blank lines and
  * lines whose first non-blank character is '#' are ignored (no comment
- * after a value); a value is the rest of the line with surrounding blanks
+ * after a value: a value never starts with "#" nor holds a blank before
+ * one); a value is the rest of the line with surrounding blanks
  * removed, non-empty, without control characters; CRLF line ends are
  * accepted. */
 int util_conf_parse(const char *text, size_t len, const util_conf_spec *spec, util_conf *out);

@@ -83,6 +83,10 @@ static void refuses_bad_lines_naming_them(void **state)
 	refused_with("help = true\n", "line 1: 'help' cannot be set");
 	refused_with("print-routes = true\n", "line 1: 'print-routes' cannot be set");
 	refused_with("listen = 127.0.0.1:1 # public\n", "line 1: a comment must be on a line of its own");
+	/* found by fuzz_conffile: "data =#x" was taken as the value "#x" while
+	 * "data = #x" was refused; neither layout may matter */
+	refused_with("data =#x\n", "line 1: a comment must be on a line of its own");
+	refused_with("data = #x\n", "line 1: a comment must be on a line of its own");
 	refused_with("listen 127.0.0.1:1\n", "line 1: expected 'name = value'");
 	refused_with("--listen = x\n", "line 1: expected 'name = value'");
 	refused_with("Listen = x\n", "line 1: expected 'name = value'");
