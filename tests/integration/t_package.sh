@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/node_lib.sh"
 
 [ "$(id -u)" = 0 ] || fail "t_package installs .deb packages with dpkg and needs root (run: sudo ctest -L package)"
-for _tool in dpkg dpkg-deb dpkg-query cpack setpriv getent useradd; do
+for _tool in dpkg dpkg-deb dpkg-query cpack setpriv getent useradd flock; do
 	command -v "$_tool" >/dev/null 2>&1 || fail "required tool '$_tool' is not installed"
 done
 BUILD=${MLREG_BUILD_DIR:-}
@@ -31,6 +31,9 @@ STATES=(/var/lib/mlreg /var/lib/mlreg-node)
 pkg_state() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || echo not-installed; }
 
 step "the machine holds no mlreg installation"
+# one run at a time on a machine: a second one would purge the first's packages
+exec 9>/tmp/mlreg-t_package.lock
+flock -n 9 || fail "another t_package is running on this machine"
 for p in "${PKGS[@]}"; do
 	s=$(pkg_state "$p")
 	[ "$s" = not-installed ] || fail "package $p is already on this machine ($s): remove it with 'dpkg --purge $p' first"
@@ -155,6 +158,9 @@ as_unit() {
 		setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- "$@") >"$logf" 2>&1 &
 }
 
+# proc_uid PID: the real uid a process runs as (no ps: procps is not in a minimal Debian)
+proc_uid() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
+
 # wait_port FILE PID LOG: the port a program wrote once listening
 wait_port() {
 	local i
@@ -182,7 +188,7 @@ for ((i = 0; i < 200; i++)); do
 	sleep 0.05
 done
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "server /healthz"
-assert_eq "$(ps -o uid= -p "$SPID" | tr -d ' ')" "$(id -u mlreg)" "user of the server process"
+assert_eq "$(proc_uid "$SPID")" "$(id -u mlreg)" "user of the server process"
 # data = /var/lib/mlreg came from the config file
 [ -s /var/lib/mlreg/admin.token ] || fail "the server did not use data = /var/lib/mlreg from server.conf"
 assert_eq "$(stat -c '%U %a' /var/lib/mlreg/admin.token)" "mlreg 600" "bootstrap token owner and mode"
@@ -213,7 +219,7 @@ NURL="http://127.0.0.1:$NPORT"
 wait_node_ready
 nhttp GET /v2/health/live
 expect_code 200 "node live"
-assert_eq "$(ps -o uid= -p "$NODEPID" | tr -d ' ')" "$(id -u mlreg-node)" "user of the node process"
+assert_eq "$(proc_uid "$NODEPID")" "$(id -u mlreg-node)" "user of the node process"
 # --log-format json on the command line overrides node.conf's logfmt
 "${PY[@]}" -c '
 import json, sys
