@@ -61,6 +61,7 @@ pkg_cleanup() {
 		getent group "$p" >/dev/null && groupdel "$p" 2>/dev/null
 	done
 	[ -n "$RUN" ] && rm -rf "$RUN"
+	rm -f /tmp/mlreg-t_package.lock # ours since the precheck (flock -n: nobody waits on it)
 	return 0
 }
 trap '_rc=$?; pkg_cleanup; (exit $_rc); _cleanup' EXIT
