@@ -200,8 +200,11 @@ int util_conf_args(int argc, char **argv, const util_conf_spec *spec, int *out_a
 		return rc;
 	if (loaded.argv)
 		return mlreg_error_set(MLREG_EUSAGE, "%s: a config file is already loaded", path);
-	if ((rc = util_read_file(path, UTIL_CONF_MAX_FILE, &text, &len)) < 0)
-		return mlreg_error_set(MLREG_EUSAGE, "--config: %s", rc == MLREG_ETOOBIG ? "file larger than 65536 bytes" : mlreg_error_last());
+	if ((rc = util_read_file(path, UTIL_CONF_MAX_FILE, &text, &len)) < 0) {
+		if (rc == MLREG_ETOOBIG)
+			return mlreg_error_set(MLREG_EUSAGE, "%s: larger than %d bytes", path, UTIL_CONF_MAX_FILE);
+		return mlreg_error_set(MLREG_EUSAGE, "--config: %s", mlreg_error_last());
+	}
 	rc = util_conf_parse(text, len, spec, &c);
 	free(text);
 	if (rc < 0) {
