@@ -15,11 +15,14 @@
 #include <string.h>
 #include "api/http.h"
 #include "controller/reconcile.h"
+#include "util/conffile.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mlreg server [flags]\n"
+		"  --config FILE          read flags from FILE first, one 'name = value' a line (flags given\n"
+		"                         here override it; docs/operations.md); no file is read without it\n"
 		"  --listen HOST:PORT     address to serve on (default 127.0.0.1:8470; port 0 = any free port)\n"
 		"  --data DIR             data directory (default $MLREG_DATA or ./mlreg-data)\n"
 		"  --port-file FILE       write the bound port to FILE once listening\n"
@@ -43,6 +46,7 @@ static void usage(FILE *f)
 		"  --db-mmap BYTES        bytes of the database each reader connection memory-maps (default\n"
 		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --log-format FORMAT    logfmt or json: one line per event on stderr (default logfmt)\n"
 		"  --no-controller        do not run the deployment reconciler in this process\n"
 		"  --rate-limit N/s       requests per second each token may make (default 100/s; 0 = no limit)\n"
 		"  --rate-burst N         requests a token may make at once above its rate (default 200)\n"
@@ -76,7 +80,19 @@ static int parse_rate(const char *s, double *out)
 	return 0;
 }
 
+/* argument of the flag being handled: a failure there is blamed on its
+ * config file line when it came from --config's file */
+static int flag_at = -1;
+
+static int parse_flags(int argc, char **argv, api_config *c);
+
 int api_config_parse(int argc, char **argv, api_config *c)
+{
+	int rc = parse_flags(argc, argv, c);
+	return util_conf_blame(rc, flag_at);
+}
+
+static int parse_flags(int argc, char **argv, api_config *c)
 {
 	*c = (api_config){
 		.listen = "127.0.0.1:8470", .workers = 4, .threads = 2, .max_json = 1 << 20,
@@ -105,7 +121,9 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"auth-fail-rate", required_argument, 0, 'f'}, {"auth-fail-burst", required_argument, 0, 'F'},
 		{"rate-limit-keys", required_argument, 0, 'K'}, {"token-touch-interval", required_argument, 0, 'U'},
 		{"auth-fail-summary-interval", required_argument, 0, 'S'}, {"print-routes", no_argument, 0, 'R'},
+		{"config", required_argument, 0, 'c'},   {"log-format", required_argument, 0, 'x'},
 		{0, 0, 0, 0}};
+	static const char *const refused[] = {"print-routes", NULL};
 	/* the controller's flags come from its own table (controller/flags.c) */
 	struct option all[sizeof(opts) / sizeof(opts[0]) + 48];
 	size_t n = 0;
@@ -120,8 +138,12 @@ int api_config_parse(int argc, char **argv, api_config *c)
 	all[n] = (struct option){0, 0, 0, 0};
 	ctl_config_defaults(&c->ctl);
 	api_transport_defaults(c);
+	flag_at = -1;
+	if (util_conf_args(argc, argv, &(util_conf_spec){.opts = all, .refused = refused}, &argc, &argv) < 0)
+		return MLREG_EUSAGE;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+		flag_at = optind - 1;
 		if (o >= 2000) {
 			if (api_transport_flag_set(c, api_transport_flag_name(o - 2000), optarg) < 0)
 				return MLREG_EUSAGE;
@@ -134,6 +156,11 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		}
 		switch (o) {
 		case 'C': c->no_controller = true; break;
+		case 'c': break; /* read by util_conf_args */
+		case 'x':
+			if (util_log_format_parse(optarg) < 0)
+				return MLREG_EUSAGE;
+			break;
 		case 'l': c->listen = optarg; break;
 		case 'd': c->data_dir = optarg; break;
 		case 'p': c->port_file = optarg; break;
@@ -228,6 +255,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		default: return mlreg_error_set(MLREG_EUSAGE, "unknown flag (see mlreg server --help)");
 		}
 	}
+	flag_at = -1;
 	if (optind < argc)
 		return mlreg_error_set(MLREG_EUSAGE, "unexpected argument '%s'", argv[optind]);
 	if (c->tr.max_conns < (unsigned)c->threads)
