@@ -134,7 +134,7 @@ int reg_backup_info_parse(const char *data, size_t len, reg_backup_info *out)
 	reg_backup_info in;
 	cJSON *j = NULL;
 	const cJSON *db, *bl, *au, *sec, *v;
-	char name[32], hash[80];
+	char name[32];
 	int64_t when;
 	int rc;
 
@@ -190,12 +190,12 @@ int reg_backup_info_parse(const char *data, size_t len, reg_backup_info *out)
 	if ((rc = only_members(au, aum, "'audit'")) < 0 || (rc = get_count(au, "head_seq", 0, &in.audit_seq)) < 0)
 		goto done;
 	v = cJSON_GetObjectItemCaseSensitive(au, "head_hash");
-	if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(hash) ||
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(in.audit_hash) ||
 	    (in.audit_seq == 0 ? v->valuestring[0] != '\0' : !hex64(v->valuestring))) {
 		rc = bad("'audit.head_hash' must be 64 lowercase hex digits (\"\" when head_seq is 0)");
 		goto done;
 	}
-	snprintf(in.audit_hash, sizeof(in.audit_hash), "%s", v->valuestring);
+	memcpy(in.audit_hash, v->valuestring, strlen(v->valuestring) + 1); /* length checked above */
 	sec = cJSON_GetObjectItemCaseSensitive(j, "secrets");
 	if (!cJSON_IsArray(sec)) {
 		rc = bad("'secrets' must be an array");
