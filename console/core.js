@@ -2,8 +2,8 @@
 // the DOM builder, the view life cycle, formatting and links.
 //
 // Safety rules kept here so pages cannot forget them: every string from the
-// API becomes a text node (h() never parses markup; there is no innerHTML
-// anywhere in the console), links are built only from '#/' plus
+// API becomes a text node (h() never parses markup, and no console file uses
+// an API that does), links are built only from '#/' plus
 // encodeURIComponent, and requests go only to this origin's /api/v1 with the
 // token from sessionStorage.  A view owns an AbortController: leaving a page
 // aborts its requests and stops its timers, so a slow answer can never draw
