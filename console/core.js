@@ -196,18 +196,6 @@ export function kvTable(testid, caption, obj, fmt = (v) => String(v)) {
 			keys.map((k) => h('tr', null, h('th', { scope: 'row', text: k }), h('td', { text: fmt(obj[k]) })))));
 }
 
-// run fn over items, at most n at a time
-export async function pool(items, n, fn) {
-	let i = 0;
-	const worker = async () => {
-		while (i < items.length) {
-			const it = items[i++];
-			await fn(it);
-		}
-	};
-	await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-}
-
 export function canDeploy() {
 	return !!state.whoami && (state.whoami.role === 'deployer' || state.whoami.role === 'admin');
 }

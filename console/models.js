@@ -4,12 +4,12 @@
 //
 // Each page asks the existing /api/v1 routes for what it shows, in
 // parallel, once; nothing here polls.  The models list has no stage column
-// in the API, so the stages of the rows on screen are asked for model by
-// model, four at a time and only for the rows shown (MAX_ROWS), after the
-// list itself is drawn.
+// in the API, so the stages of a row are asked for model by model when the
+// row scrolls into view (IntersectionObserver), four requests at a time,
+// after the list itself is drawn: a long list costs what is looked at.
 
-import { state, h, add, clear, time, bytes, num, shortDigest, modelHref, versionHref, stageBadge, aliasBadge, errorBox,
-	table, kvTable, pool, heading, ApiError } from './core.js';
+import { h, add, clear, time, bytes, num, shortDigest, modelHref, versionHref, stageBadge, aliasBadge, errorBox,
+	table, kvTable, heading, ApiError } from './core.js';
 import { lineageGraph } from './lineage.js';
 
 const MAX_MODELS = 5000; // models fetched for the search (1000 a page)
@@ -48,6 +48,7 @@ export async function modelsPage(view, page, r) {
 	const stageCell = (m) => {
 		const st = stages.get(m.name);
 		if (!st) return h('td', { class: 'stages muted', text: '…' });
+		if (st.error) return h('td', { class: 'stages muted', title: st.error.message, text: 'unknown (' + (st.error.status || st.error.code) + ')' });
 		const held = st.stages.filter((x) => x.version !== null);
 		if (!held.length) return h('td', { class: 'stages muted', text: 'none' });
 		return h('td', { class: 'stages' }, held.map((x) => [stageBadge(x.stage), h('span', { class: 'held', text: 'v' + x.version }), ' ']));
@@ -55,17 +56,17 @@ export async function modelsPage(view, page, r) {
 	const lastChange = (m) => {
 		let t = m.updated_at;
 		const st = stages.get(m.name);
-		for (const x of st ? [...st.stages, ...st.aliases] : [])
+		for (const x of st && !st.error ? [...st.stages, ...st.aliases] : [])
 			if (x.since && (!t || x.since > t)) t = x.since;
 		return t;
 	};
-	const rowOf = (m) => h('tr', { 'data-model': m.name },
+	const rowOf = (m) => Object.assign(h('tr', { 'data-model': m.name },
 		h('th', { scope: 'row' }, h('a', { href: modelHref(m.name), text: m.name }),
 			m.description ? h('span', { class: 'desc', text: m.description }) : null),
 		h('td', { class: 'num' }, m.latest_version === null ? h('span', { class: 'muted', text: '—' })
 			: h('a', { href: versionHref(m.name, m.latest_version), text: String(m.latest_version) })),
 		stageCell(m),
-		h('td', null, time(lastChange(m))));
+		h('td', null, time(lastChange(m)))), { model: m });
 
 	let shown = [];
 	const draw = () => {
@@ -89,35 +90,56 @@ export async function modelsPage(view, page, r) {
 			(truncated ? ' (the registry holds more; only the first ' + models.length + ' were loaded)' : '');
 		fetchStages();
 	};
-	let busy = false;
-	const fetchStages = async () => {
-		if (busy) return;
-		busy = true;
-		try {
-			const todo = shown.filter((m) => !stages.has(m.name));
-			await pool(todo, 4, async (m) => {
-				if (!view.alive || stages.has(m.name)) return;
-				let st;
-				try {
-					st = await view.api('/api/v1/models/' + enc(m.name) + '/stages');
-				} catch (e) {
-					if (e.name === 'AbortError' || e.status === 401) throw e;
-					st = { stages: [], aliases: [] };
-				}
-				stages.set(m.name, st);
+	// stages of the rows that come into view, four requests at a time; a
+	// 429 (the token's --rate-limit) waits its Retry-After and tries again
+	const queue = [];
+	let running = 0;
+	const fetchOne = async (m) => {
+		for (let attempt = 0; ; attempt++) {
+			try {
+				return await view.api('/api/v1/models/' + enc(m.name) + '/stages');
+			} catch (e) {
+				if (e.name === 'AbortError' || e.status === 401 || e.status !== 429 || attempt >= 5) throw e;
+				await new Promise((res) => setTimeout(res, 1000 * (attempt + 1)));
+			}
+		}
+	};
+	const pump = () => {
+		while (running < 4 && queue.length && view.alive) {
+			const m = queue.shift();
+			if (stages.has(m.name)) continue;
+			running++;
+			fetchOne(m).then((st) => { stages.set(m.name, st); }, (e) => {
+				if (e.name !== 'AbortError' && e.status !== 401) stages.set(m.name, { error: e });
+			}).finally(() => {
+				running--;
 				const old = rows.get(m.name);
-				if (old && view.alive) {
+				if (old && view.alive && stages.has(m.name)) {
 					const tr = rowOf(m);
 					old.replaceWith(tr);
 					rows.set(m.name, tr);
 				}
+				pump();
 			});
-		} catch (e) {
-			if (e.name !== 'AbortError' && e.status !== 401) throw e;
-		} finally {
-			busy = false;
 		}
-		if (view.alive && shown.some((m) => !stages.has(m.name))) fetchStages();
+	};
+	const seen = new IntersectionObserver((entries) => {
+		for (const en of entries) {
+			if (!en.isIntersecting) continue;
+			seen.unobserve(en.target);
+			const m = en.target.model;
+			if (m && !stages.has(m.name) && !queue.includes(m)) queue.push(m);
+		}
+		pump();
+	}, { rootMargin: '200px' });
+	view.onLeave(() => seen.disconnect());
+	const fetchStages = () => {
+		seen.disconnect();
+		queue.length = 0;
+		for (const [name, tr] of rows) {
+			if (stages.has(name)) continue;
+			seen.observe(tr);
+		}
 	};
 	search.addEventListener('input', draw);
 	search.closest('form').addEventListener('submit', (ev) => { ev.preventDefault(); draw(); });
@@ -202,7 +224,7 @@ export async function modelPage(view, page, r) {
 	page.querySelector('#loading').remove();
 	const tags = Object.entries(model.tags || {});
 	add(page, 
-		h('p', { class: 'crumbs' }, h('a', { href: '#/models', text: 'Models' }), ' / ', name),
+		h('p', { class: 'crumbs' }, h('a', { href: '#/models', text: 'All models' }), ' / ', name),
 		model.description ? h('p', { class: 'desc', text: model.description }) : null,
 		h('dl', { class: 'facts' },
 			h('dt', { text: 'Latest version' }), h('dd', { text: model.latest_version === null ? '—' : 'v' + model.latest_version }),
@@ -249,7 +271,7 @@ export async function versionPage(view, page, r) {
 	const graph = h('div', { testid: 'lineage-graph', class: 'lineage' }, h('p', { class: 'muted', role: 'status', text: 'Loading lineage…' }));
 	const files = v.files || [];
 	add(page, 
-		h('p', { class: 'crumbs' }, h('a', { href: '#/models', text: 'Models' }), ' / ', h('a', { href: modelHref(name), text: name }), ' / v' + n),
+		h('p', { class: 'crumbs' }, h('a', { href: '#/models', text: 'All models' }), ' / ', h('a', { href: modelHref(name), text: name }), ' / v' + n),
 		v.description ? h('p', { class: 'desc', text: v.description }) : null,
 		h('dl', { class: 'facts' },
 			h('dt', { text: 'Status' }), h('dd', { class: 'status-' + v.status, text: v.status }),
