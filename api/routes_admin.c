@@ -102,6 +102,7 @@ static int audit_list(api_req *q)
 	aq.oldest_first = after != NULL;
 	aq.model = api_query(q, "model");
 	aq.action = api_query(q, "action");
+	aq.actor = api_query(q, "actor");
 	aq.limit = 100;
 	if (since && (rc = util_time_parse(since, &aq.since_ms)) < 0)
 		return rc;

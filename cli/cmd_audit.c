@@ -18,11 +18,12 @@
 #include "cli/client.h"
 #include "util/json.h"
 
-enum { OPT_MODEL = 256, OPT_ACTION, OPT_SINCE, OPT_LIMIT };
+enum { OPT_MODEL = 256, OPT_ACTION, OPT_ACTOR, OPT_SINCE, OPT_LIMIT };
 
 static const cli_option audit_options[] = {
 	{"model", OPT_MODEL, true},
 	{"action", OPT_ACTION, true},
+	{"actor", OPT_ACTOR, true},
 	{"since", OPT_SINCE, true},
 	{"limit", OPT_LIMIT, true},
 	{NULL, 0, false},
@@ -80,6 +81,7 @@ static int cmd_audit_exec(const cli_cmd_entry *self, const cli_config *cfg, int 
 				error = cli_query_add(&path, "model", a.value);
 			break;
 		case OPT_ACTION: error = cli_query_add(&path, "action", a.value); break;
+		case OPT_ACTOR: error = cli_query_add(&path, "actor", a.value); break;
 		case OPT_SINCE:
 			if (util_time_parse(a.value, &n) < 0) {
 				error = cli_usage_error(self->name, "%s", mlreg_error_last());
@@ -218,11 +220,12 @@ done:
 
 const cli_cmd_entry cli_cmd_audit_entry = {
 	.name = "audit",
-	.usage = "[--model M] [--action A] [--since T] [--limit N]",
+	.usage = "[--model M] [--action A] [--actor P] [--since T] [--limit N]",
 	.summary = "show audit log entries, newest first",
 	.help = "options:\n"
 		"  --model M      entries about model M\n"
 		"  --action A     entries of one action (e.g. version.create)\n"
+		"  --actor P      entries by one principal (e.g. ci-bot, controller)\n"
 		"  --since T      RFC 3339 time or a duration ago (24h, 7d)\n"
 		"  --limit N      at most N entries\n"
 		"--json: {\"entries\":[{\"seq\",\"time\",\"actor\",\"action\",\"subject\",\"details\",\"prev_hash\",\"hash\"}]}\n"

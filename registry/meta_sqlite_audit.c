@@ -86,6 +86,8 @@ static int sq_audit_list(reg_meta *base, const reg_audit_query *q, cJSON **out)
 		util_buf_puts(&sql, " AND model=?");
 	if (q->action)
 		util_buf_puts(&sql, " AND action=?");
+	if (q->actor)
+		util_buf_puts(&sql, " AND actor=?");
 	if (q->since_ms)
 		util_buf_puts(&sql, " AND ts>=?");
 	if (q->oldest_first)
@@ -101,6 +103,8 @@ static int sq_audit_list(reg_meta *base, const reg_audit_query *q, cJSON **out)
 		sq_bind_text(st, i++, q->model);
 	if (q->action)
 		sq_bind_text(st, i++, q->action);
+	if (q->actor)
+		sq_bind_text(st, i++, q->actor);
 	if (q->since_ms)
 		sqlite3_bind_int64(st, i++, q->since_ms);
 	if (q->oldest_first)

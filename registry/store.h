@@ -88,7 +88,7 @@ typedef struct {
 } reg_search_query;
 
 typedef struct {
-	const char *model, *action;
+	const char *model, *action, *actor;
 	int64_t since_ms;       /* 0 = from the start */
 	int64_t limit;
 	bool oldest_first;      /* entries with seq > after_seq, oldest first (else newest first) */

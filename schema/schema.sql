@@ -228,6 +228,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_model ON audit_log(model, seq);
 CREATE INDEX audit_action ON audit_log(action, seq);
+CREATE INDEX audit_actor ON audit_log(actor, seq);    -- 0008
 
 CREATE TABLE idempotency (
     principal    TEXT    NOT NULL,

@@ -271,6 +271,13 @@ assert_json '[e["seq"] for e in j["entries"]] == sorted([e["seq"] for e in j["en
 assert_json 'all(e["actor"] == "admin" for e in j["entries"] if e["action"].startswith("version."))' "$A" "audit actor"
 cli_ok audit --model fraud --action version.create --json
 assert_json 'len(j["entries"]) == 4 and all(e["action"] == "version.create" for e in j["entries"])' "$OUT" "audit filters"
+cli_ok audit --actor admin --limit 10000 --json
+ADM=$OUT
+cli_ok audit --limit 10000 --json
+assert_eq "$(jq_ '[e["seq"] for e in j["entries"]]' "$ADM")" "$(jq_ '[e["seq"] for e in j["entries"] if e["actor"] == "admin"]' "$OUT")" "audit --actor admin: exactly the admin entries"
+assert_json 'any(e["actor"] != "admin" for e in j["entries"])' "$OUT" "the log also holds entries of other actors (so --actor can fail)"
+cli_ok audit --actor nobody-at-all --json
+assert_json 'j["entries"] == []' "$OUT" "audit --actor of an unknown principal: nothing"
 cli_ok audit verify
 assert_contains "$OUT" "audit chain ok" "audit verify output"
 cli_ok audit verify --json
