@@ -84,6 +84,11 @@ int reg_migrate_apply(sqlite3 *db, const reg_migration *list, int n, int *applie
 			return rc;
 		count++;
 	}
+	if (count > 0 && current > 0)
+		LOG_INFO("database migrated from schema version %d to %d (%d migration%s applied)", current,
+			 list[n - 1].number, count, count == 1 ? "" : "s");
+	else if (count > 0)
+		LOG_INFO("new database created at schema version %d", list[n - 1].number);
 	if (applied)
 		*applied = count;
 	return 0;
