@@ -16,7 +16,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { chromium } = require('playwright-core');
 
 const fx = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -112,18 +112,16 @@ const hashOf = (page) => page.evaluate(() => window.location.hash);
 
 // mlreg ARGS: the real CLI as the admin; a sanitizer report fails the test.
 function mlreg(...args) {
-  let out;
-  try {
-    out = execFileSync(fx.mlreg, args, {
-      env: { ...process.env, MLREG_REGISTRY: fx.url, MLREG_TOKEN: fx.admin },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      encoding: 'utf8',
-    });
-  } catch (e) {
-    throw new Error(`mlreg ${args.join(' ')} exited ${e.status}: ${e.stderr}`);
-  }
-  assert.doesNotMatch(out, SANITIZER_RE, `sanitizer report from mlreg ${args.join(' ')}`);
-  return out;
+  const r = spawnSync(fx.mlreg, args, {
+    env: { ...process.env, MLREG_REGISTRY: fx.url, MLREG_TOKEN: fx.admin },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: WAIT,
+  });
+  const what = `mlreg ${args.join(' ')}`;
+  assert.doesNotMatch(`${r.stdout}${r.stderr}`, SANITIZER_RE, `sanitizer report from ${what}: ${r.stderr}`);
+  assert.equal(r.status, 0, `${what} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
 }
 
 // api PATH: a GET of the registry from node (not the page), as the admin.
@@ -151,7 +149,9 @@ async function newPage(browser, label) {
 }
 
 async function main() {
-  const args = process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [];
+  // a container's /dev/shm is often too small for Chromium; root needs --no-sandbox
+  const args = ['--disable-dev-shm-usage'];
+  if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
   const browser = await chromium.launch({ executablePath: fx.chromium, headless: true, args });
   log(`Chromium ${browser.version()}, server ${fx.url}`);
   try {
