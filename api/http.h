@@ -69,6 +69,8 @@ typedef struct {
 	int64_t token_touch_ms;                 /* flush period of tokens' last use */
 	int64_t auth_fail_summary_ms;           /* period of "N more ... suppressed" lines */
 	bool print_routes;                      /* --print-routes: print the route table and exit */
+	int64_t console_refresh_ms;             /* --console-refresh: the console's polling period */
+	bool no_console;                        /* --no-console: / and /console/... answer 404 */
 	ctl_config ctl;                 /* the reconciler's periods and timeouts */
 	/* transport (server_transport.c): TLS, connection limits, deadlines */
 	util_httpd_transport tr;        /* --tls-*, --max-conns*, --request-timeout */
@@ -185,6 +187,7 @@ extern const api_route api_routes_webhooks[];
 extern const api_route api_routes_deploy[];
 extern const api_route api_routes_bundles[];
 extern const api_route api_routes_sign[];
+extern const api_route api_routes_console[];
 /* Streaming sinks of API_STREAM_* routes. */
 int api_blob_sink_open(api_req *q);
 int api_upload_sink_open(api_req *q);

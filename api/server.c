@@ -56,7 +56,7 @@ static void do_job(void *arg)
 /* ------------------------------------------------------------------ */
 static const api_route *const tables[] = {api_routes_blobs,    api_routes_models,  api_routes_admin, api_routes_promo,
 					   api_routes_webhooks, api_routes_lineage, api_routes_deploy, api_routes_sign,
-					   api_routes_bundles};
+					   api_routes_bundles, api_routes_console};
 static const api_route *flat[128];
 static int nflat;
 

@@ -54,6 +54,9 @@ static void usage(FILE *f)
 		"  --token-touch-interval DUR  how often tokens' last use is written to the database (default 60s)\n"
 		"  --auth-fail-summary-interval DUR  how often suppressed authentication failures are summed up\n"
 		"                         in the log (default 60s)\n"
+		"  --console-refresh DUR  how often the web console's deployments page refreshes (default 2s;\n"
+		"                         50ms to 1h)\n"
+		"  --no-console           do not serve the web console (/ and /console/... answer 404)\n"
 		"  --print-routes         print every route as METHOD PATH PERMISSION ROLES and exit\n");
 	api_transport_usage(f);
 	ctl_flags_usage(f);
@@ -85,7 +88,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		.webhook_poll_ms = 1000, .webhook_max_attempts = 15, .webhook_grace_ms = 2000,
 		.lineage_max_depth = 64, .lineage_max_nodes = 100000, .db_mmap_bytes = 2147418112,
 		.rate_limit = 100, .rate_burst = 200, .auth_fail_rate = 2, .auth_fail_burst = 20, .rate_keys = 4096,
-		.token_touch_ms = 60000, .auth_fail_summary_ms = 60000,
+		.token_touch_ms = 60000, .auth_fail_summary_ms = 60000, .console_refresh_ms = 2000,
 	};
 	c->data_dir = getenv("MLREG_DATA") ? getenv("MLREG_DATA") : "./mlreg-data";
 	static const struct option opts[] = {
@@ -105,6 +108,7 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"auth-fail-rate", required_argument, 0, 'f'}, {"auth-fail-burst", required_argument, 0, 'F'},
 		{"rate-limit-keys", required_argument, 0, 'K'}, {"token-touch-interval", required_argument, 0, 'U'},
 		{"auth-fail-summary-interval", required_argument, 0, 'S'}, {"print-routes", no_argument, 0, 'R'},
+		{"console-refresh", required_argument, 0, 'c'}, {"no-console", no_argument, 0, 'x'},
 		{0, 0, 0, 0}};
 	/* the controller's flags come from its own table (controller/flags.c) */
 	struct option all[sizeof(opts) / sizeof(opts[0]) + 48];
@@ -224,6 +228,14 @@ int api_config_parse(int argc, char **argv, api_config *c)
 			*(o == 'U' ? &c->token_touch_ms : &c->auth_fail_summary_ms) = v;
 			break;
 		case 'R': c->print_routes = true; break;
+		case 'c':
+			/* polled by every open deployments page: below 50ms is a storm */
+			if (util_duration_ms(optarg, &v) < 0 || v < 50 || v > 3600000)
+				return mlreg_error_set(MLREG_EUSAGE, "--console-refresh needs a duration from 50ms to 1h (got '%s')",
+						       optarg);
+			c->console_refresh_ms = v;
+			break;
+		case 'x': c->no_console = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return mlreg_error_set(MLREG_EUSAGE, "unknown flag (see mlreg server --help)");
 		}
