@@ -366,8 +366,11 @@ async function run(browser) {
   await step('a canary starts (CLI promote): phase and step change without a reload', async () => {
     mlreg('promote', `${M}:2`, '--to', 'production');
     await waitPhase('Progressing');
-    await waitUntil('the analysis step to pass', async () =>
-      (await text(tid(sec, 'deployment-analysis'))).includes('Successful'));
+    // the analysis is step 2 of 6: its result names that step (as the CLI's
+    // status does: the API's analysis[].step counts from 1)
+    const an = await showing(tid(sec, 'deployment-analysis'), ['Successful'], 'deployment-analysis');
+    assert.match(an, /step 2\b/, `the analysis result names its step, 2 of 6: "${an}"`);
+    assert.doesNotMatch(an, /step [13-6]\b/, `the analysis result names no other step: "${an}"`);
     await waitUntil('step 3 of 6 (pause:30s)', async () => /step 3 of 6/.test(await stepText()));
     const steps = new Set(seen.map((s) => s.split(' | ')[1]));
     assert.ok(steps.size >= 2, `the step changed over refreshes: ${JSON.stringify(seen)}`);
@@ -381,6 +384,22 @@ async function run(browser) {
     await press('pause');
     await waitPhase('Paused');
     assert.match(await stepText(), /step 3 of 6/, 'paused in the step it was in');
+  });
+
+  await step('meanwhile a reader sees the paused rollout but no action button', async () => {
+    const rp = await newPage(browser, 'reader');
+    await rp.goto(fx.url + '/#/deployments');
+    await signIn(rp, fx.reader, ['bob', 'reader']);
+    const rsec = rp.locator(`section[data-deployment="${D}"]`);
+    await rsec.waitFor({ timeout: WAIT });
+    await showing(tid(rsec, 'deployment-step'), ['step 3 of 6'], 'the reader\'s deployment-step');
+    assert.equal(await text(tid(rsec, 'deployment-phase')), 'Paused', 'the reader sees Paused');
+    await sleep(500); // a few refreshes
+    assert.equal(await rp.locator('button[data-action]').count(), 0, 'no action buttons for a reader');
+    assert.ok((await sec.locator('button[data-action]').count()) > 0, 'while the deployer has them');
+    await shot(rp, 'deployments-reader');
+    await rp.context().close();
+    delete pages.reader;
   });
 
   await step('resume: Progressing again', async () => {
@@ -406,20 +425,6 @@ async function run(browser) {
     const phases = seen.map((s) => s.split(' | ')[0]).filter((p, i, a) => p !== a[i - 1]).join(',');
     assert.match(phases, /^Healthy,Progressing,Paused,Progressing,Paused,(Progressing,)?Healthy$/,
       `phases over the rollout: ${JSON.stringify(seen)}`);
-  });
-
-  await step('a reader sees the deployment but no action button', async () => {
-    const rp = await newPage(browser, 'reader');
-    await rp.goto(fx.url + '/#/deployments');
-    await signIn(rp, fx.reader, ['bob', 'reader']);
-    const rsec = rp.locator(`section[data-deployment="${D}"]`);
-    await rsec.waitFor({ timeout: WAIT });
-    await waitUntil('the phase to show', async () => (await text(tid(rsec, 'deployment-phase'))) === 'Healthy');
-    await sleep(500); // a few refreshes
-    assert.equal(await rp.locator('button[data-action]').count(), 0, 'no action buttons for a reader');
-    await shot(rp, 'deployments-reader');
-    await rp.context().close();
-    delete pages.reader;
   });
 
   await step('a revoked token returns to the sign-in form with a message', async () => {

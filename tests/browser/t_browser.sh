@@ -28,6 +28,7 @@ command -v "$NODEJS" >/dev/null 2>&1 || fail "Node.js ('$NODEJS') is not install
 want=$(sha256sum "$HERE_BROWSER/package-lock.json" | cut -d' ' -f1)
 have=$(cat "$HERE_BROWSER/node_modules/.mlreg-lock-sha256" 2>/dev/null || true)
 [ "$want" = "$have" ] || fail "tests/browser/node_modules is out of date with package-lock.json: run scripts/deps"
+MLREG_SRC=${MLREG_SRC:-$(cd "$HERE_BROWSER/../.." && pwd)}
 ARTIFACTS=${MLREG_ARTIFACTS:-$(cd "$(dirname "$MLREG_BIN")/.." && pwd)/artifacts}
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/console-*.png
@@ -119,6 +120,7 @@ brc=0
 [ "$brc" = 0 ] || fail "console.test.js failed (exit $brc); screenshots in $ARTIFACTS"
 for f in "$ARTIFACTS"/console-*.png; do log "screenshot: $f"; done
 if [ "${MLREG_UPDATE_DOCS_IMG:-0}" = 1 ]; then
+	mkdir -p "$MLREG_SRC/docs/img"
 	cp "$ARTIFACTS/console-deployments.png" "$MLREG_SRC/docs/img/console.png"
 	log "copied to $MLREG_SRC/docs/img/console.png"
 fi
