@@ -78,6 +78,7 @@ async function expecting(res, fn) {
   }
 }
 const FAILED_401 = /Failed to load resource: the server responded with a status of 401/;
+const FAILED_409 = /Failed to load resource: the server responded with a status of 409/;
 
 function watch(page, label) {
   pages[label] = page;
@@ -400,6 +401,16 @@ async function run(browser) {
     await shot(rp, 'deployments-reader');
     await rp.context().close();
     delete pages.reader;
+  });
+
+  await step('pause again while Paused: the server\'s refusal shows in deployment-error', async () => {
+    const err = tid(sec, 'deployment-error');
+    await expecting([FAILED_409], async () => {
+      await button('pause').click();
+      await waitUntil('deployment-error to show the refusal', async () =>
+        (await err.isVisible()) && (await text(err)).length > 0);
+    });
+    assert.equal(await phase(), 'Paused', 'still Paused');
   });
 
   await step('resume: Progressing again', async () => {
