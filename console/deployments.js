@@ -10,7 +10,8 @@
 // (focus and a click in progress survive), and a part is redrawn only when
 // its data changed.  The rollout buttons are drawn only for roles that may
 // use them (deployer, admin); the server decides anyway (403, 409), and its
-// refusal is shown in the deployment's error line.
+// refusal is shown in the deployment's error line.  A deployment's events
+// are asked for only when its "Recent events" is opened.
 
 import { state, h, clear, time, num, errorBox, heading, canDeploy, modelHref, versionHref, stageBadge, aliasBadge } from './core.js';
 
@@ -103,10 +104,27 @@ function section(name, refresh) {
 			buttons.append(b);
 		}
 	}
+	// events: asked for when opened (and again at each opening), never polled
+	const evBody = h('div');
+	const events = h('details', { testid: 'deployment-events', class: 'events' }, h('summary', { text: 'Recent events' }), evBody);
+	events.addEventListener('toggle', async () => {
+		if (!events.open) return;
+		clear(evBody).append(h('p', { class: 'muted', text: 'Loading…' }));
+		try {
+			const res = await refresh.api('/api/v1/deployments/' + encodeURIComponent(name) + '/events?limit=20');
+			clear(evBody).append(res.events.length
+				? h('ol', { class: 'event-list' }, res.events.map((e) => h('li', { 'data-kind': e.kind },
+					time(e.time), ' ', h('strong', { text: e.kind }), e.message ? ': ' + e.message : '')))
+				: h('p', { class: 'muted', text: 'no events' }));
+		} catch (e) {
+			if (e.name === 'AbortError' || e.status === 401) return;
+			clear(evBody).append(errorBox(e, 'cannot read the events'));
+		}
+	});
 	const el = h('section', { 'data-deployment': name, class: 'deployment', 'aria-labelledby': 'dep-' + name },
 		h('h2', { id: 'dep-' + name }, name, ' ', phase),
 		h('p', null, step),
-		buttons, error, parts.summary, parts.nodes, parts.analysis);
+		buttons, error, parts.summary, parts.nodes, parts.analysis, events);
 	const put = (key, data, draw) => {
 		const j = JSON.stringify(data);
 		if (last[key] === j) return;

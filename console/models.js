@@ -3,10 +3,8 @@
 // lineage) of the mlreg console.
 //
 // Each page asks the existing /api/v1 routes for what it shows, in
-// parallel, once; nothing here polls.  The models list has no stage column
-// in the API, so the stages of a row are asked for model by model when the
-// row scrolls into view (IntersectionObserver), four requests at a time,
-// after the list itself is drawn: a long list costs what is looked at.
+// parallel, once; nothing here polls.  The models list is one request per
+// 1000 models: each model object carries the stages it holds.
 
 import { h, add, clear, time, bytes, num, shortDigest, modelHref, versionHref, stageBadge, aliasBadge, errorBox,
 	table, kvTable, heading, ApiError } from './core.js';
@@ -43,30 +41,25 @@ export async function modelsPage(view, page, r) {
 	if (!view.alive) return;
 	status.remove();
 
-	const stages = new Map(); // name -> {stages, aliases} once fetched
-	const rows = new Map();
 	const stageCell = (m) => {
-		const st = stages.get(m.name);
-		if (!st) return h('td', { class: 'stages muted', text: '…' });
-		if (st.error) return h('td', { class: 'stages muted', title: st.error.message, text: 'unknown (' + (st.error.status || st.error.code) + ')' });
-		const held = st.stages.filter((x) => x.version !== null);
+		const held = m.stages || [];
 		if (!held.length) return h('td', { class: 'stages muted', text: 'none' });
 		return h('td', { class: 'stages' }, held.map((x) => [stageBadge(x.stage), h('span', { class: 'held', text: 'v' + x.version }), ' ']));
 	};
+	// the model's own update (push, tags) or a stage move, whichever is newer
 	const lastChange = (m) => {
 		let t = m.updated_at;
-		const st = stages.get(m.name);
-		for (const x of st && !st.error ? [...st.stages, ...st.aliases] : [])
+		for (const x of m.stages || [])
 			if (x.since && (!t || x.since > t)) t = x.since;
 		return t;
 	};
-	const rowOf = (m) => Object.assign(h('tr', { 'data-model': m.name },
+	const rowOf = (m) => h('tr', { 'data-model': m.name },
 		h('th', { scope: 'row' }, h('a', { href: modelHref(m.name), text: m.name }),
 			m.description ? h('span', { class: 'desc', text: m.description }) : null),
 		h('td', { class: 'num' }, m.latest_version === null ? h('span', { class: 'muted', text: '—' })
 			: h('a', { href: versionHref(m.name, m.latest_version), text: String(m.latest_version) })),
 		stageCell(m),
-		h('td', null, time(lastChange(m)))), { model: m });
+		h('td', null, time(lastChange(m))));
 
 	let shown = [];
 	const draw = () => {
@@ -77,69 +70,13 @@ export async function modelsPage(view, page, r) {
 		const all = models.filter(match);
 		shown = all.slice(0, MAX_ROWS);
 		clear(tbody);
-		rows.clear();
-		for (const m of shown) {
-			const tr = rowOf(m);
-			rows.set(m.name, tr);
-			tbody.append(tr);
-		}
+		for (const m of shown)
+			tbody.append(rowOf(m));
 		if (!shown.length)
 			tbody.append(h('tr', null, h('td', { colspan: '4', class: 'muted', text: models.length ? 'No model matches.' : 'No models yet.' })));
 		count.textContent = (needle ? all.length + ' of ' + models.length + ' models match' : models.length + ' models') +
 			(all.length > shown.length ? '; the first ' + shown.length + ' are shown, refine the search' : '') +
 			(truncated ? ' (the registry holds more; only the first ' + models.length + ' were loaded)' : '');
-		fetchStages();
-	};
-	// stages of the rows that come into view, four requests at a time; a
-	// 429 (the token's --rate-limit) waits its Retry-After and tries again
-	const queue = [];
-	let running = 0;
-	const fetchOne = async (m) => {
-		for (let attempt = 0; ; attempt++) {
-			try {
-				return await view.api('/api/v1/models/' + enc(m.name) + '/stages');
-			} catch (e) {
-				if (e.name === 'AbortError' || e.status === 401 || e.status !== 429 || attempt >= 5) throw e;
-				await new Promise((res) => setTimeout(res, 1000 * (attempt + 1)));
-			}
-		}
-	};
-	const pump = () => {
-		while (running < 4 && queue.length && view.alive) {
-			const m = queue.shift();
-			if (stages.has(m.name)) continue;
-			running++;
-			fetchOne(m).then((st) => { stages.set(m.name, st); }, (e) => {
-				if (e.name !== 'AbortError' && e.status !== 401) stages.set(m.name, { error: e });
-			}).finally(() => {
-				running--;
-				const old = rows.get(m.name);
-				if (old && view.alive && stages.has(m.name)) {
-					const tr = rowOf(m);
-					old.replaceWith(tr);
-					rows.set(m.name, tr);
-				}
-				pump();
-			});
-		}
-	};
-	const seen = new IntersectionObserver((entries) => {
-		for (const en of entries) {
-			if (!en.isIntersecting) continue;
-			seen.unobserve(en.target);
-			const m = en.target.model;
-			if (m && !stages.has(m.name) && !queue.includes(m)) queue.push(m);
-		}
-		pump();
-	}, { rootMargin: '200px' });
-	view.onLeave(() => seen.disconnect());
-	const fetchStages = () => {
-		seen.disconnect();
-		queue.length = 0;
-		for (const [name, tr] of rows) {
-			if (stages.has(name)) continue;
-			seen.observe(tr);
-		}
 	};
 	search.addEventListener('input', draw);
 	search.closest('form').addEventListener('submit', (ev) => { ev.preventDefault(); draw(); });

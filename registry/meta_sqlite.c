@@ -361,6 +361,37 @@ static cJSON *tags_of(sq_conn *c, const char *sql, int64_t owner)
 	" (SELECT MAX(number) FROM versions v WHERE v.model_id=m.id AND v.status!='deleted') FROM models m"
 static const char model_cols[] = MODEL_COLS;
 
+/* The stages a model holds now, in the configured order, each with its
+ * version (the top of its stack) and since when (its latest move): what a
+ * list of models shows without a request per model. */
+static cJSON *stages_held(sq_conn *c, int64_t model_id)
+{
+	static const char sql[] =
+		"SELECT s.stage, v.number,"
+		" (SELECT mv.ts FROM moves mv WHERE mv.model_id=s.model_id AND mv.target='stage' AND mv.name=s.stage"
+		"  ORDER BY mv.id DESC LIMIT 1)"
+		" FROM stage_stack s JOIN versions v ON v.id=s.version_id JOIN stages g ON g.name=s.stage"
+		" WHERE s.model_id=?1 AND s.pos=(SELECT MAX(pos) FROM stage_stack t WHERE t.model_id=?1 AND t.stage=s.stage)"
+		" ORDER BY g.position";
+	sqlite3_stmt *st = sq_stmt(c, sql);
+	cJSON *a = cJSON_CreateArray();
+	if (!st)
+		return a;
+	sqlite3_bind_int64(st, 1, model_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddItemToObject(e, "stage", sq_col_json_str(st, 0));
+		cJSON_AddNumberToObject(e, "version", (double)sqlite3_column_int64(st, 1));
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+			cJSON_AddNullToObject(e, "since");
+		else
+			sq_add_time(e, "since", sqlite3_column_int64(st, 2));
+		cJSON_AddItemToArray(a, e);
+	}
+	sqlite3_reset(st);
+	return a;
+}
+
 static cJSON *model_row(sq_conn *c, sqlite3_stmt *st)
 {
 	static const char tsql[] = "SELECT key, value FROM model_tags WHERE model_id=? ORDER BY key";
@@ -375,6 +406,7 @@ static cJSON *model_row(sq_conn *c, sqlite3_stmt *st)
 	sq_add_time(o, "created_at", sqlite3_column_int64(st, 3));
 	cJSON_AddItemToObject(o, "created_by", sq_col_json_str(st, 4));
 	sq_add_time(o, "updated_at", sqlite3_column_int64(st, 5));
+	cJSON_AddItemToObject(o, "stages", stages_held(c, sqlite3_column_int64(st, 0)));
 	return o;
 }
 

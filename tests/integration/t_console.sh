@@ -204,6 +204,27 @@ for p in / /console/config.json $(for f in "$SRC"/*; do echo "/console/$(basenam
 done
 TOKEN="" http GET /api/v1/models
 expect_code 401 "the data stays behind the token"
+
+step "model objects carry the stages they hold (the models page's one request)"
+TOKEN=$ADMIN
+echo two >"$WORK/two.txt"
+cli_ok push zz-secret-model "$WORK/two.txt" --json
+cli_ok promote zz-secret-model:1 --to production
+cli_ok promote zz-secret-model:2 --to staging
+cli_ok promote zz-secret-model:2 --to production
+cli_ok rollback zz-secret-model --stage production
+http GET /api/v1/models
+expect_code 200 "list models"
+assert_json '[m["stages"] for m in j["models"] if m["name"] == "zz-secret-model"][0][0]["stage"] == "staging"' "$BODY" "stages in the configured order"
+assert_json '[[[s["stage"], s["version"]] for s in m["stages"]] for m in j["models"] if m["name"] == "zz-secret-model"] == [[["staging", 2], ["production", 1]]]' "$BODY" "each stage with the version on top of its stack (after a rollback)"
+http GET /api/v1/models/zz-secret-model/stages
+since=$(jq_ '[s["since"] for s in j["stages"] if s["stage"] == "production"][0]' "$BODY")
+http GET /api/v1/models/zz-secret-model
+assert_json 'j["stages"][1]["since"] == "'"$since"'"' "$BODY" "since: the stage's latest move, as /stages has it"
+cli_ok push zz-secret-empty "$WORK/two.txt" --json
+http GET /api/v1/models/zz-secret-empty
+assert_json 'j["stages"] == []' "$BODY" "a model holding no stage: []"
+TOKEN=""
 TOKEN=$ADMIN http GET /api/v1/models
 assert_contains "$BODY" "zz-secret-model" "the data is there with one"
 stop_server
