@@ -574,6 +574,7 @@ int api_server_main(int argc, char **argv)
 	struct MHD_OptionItem topts[12];
 
 	memset(&s, 0, sizeof(s));
+	util_log_set_prog("mlreg-server");
 	if (api_config_parse(argc, argv, &cfg) < 0 || util_listen_parse(cfg.listen, &ss, &sslen) < 0) {
 		fprintf(stderr, "mlreg server: %s\n", mlreg_error_last());
 		return 2;

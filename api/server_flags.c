@@ -15,11 +15,14 @@
 #include <string.h>
 #include "api/http.h"
 #include "controller/reconcile.h"
+#include "util/conffile.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mlreg server [flags]\n"
+		"  --config FILE          read flags from FILE first, one 'name = value' a line (flags given\n"
+		"                         here override it; docs/operations.md); no file is read without it\n"
 		"  --listen HOST:PORT     address to serve on (default 127.0.0.1:8470; port 0 = any free port)\n"
 		"  --data DIR             data directory (default $MLREG_DATA or ./mlreg-data)\n"
 		"  --port-file FILE       write the bound port to FILE once listening\n"
@@ -43,6 +46,7 @@ static void usage(FILE *f)
 		"  --db-mmap BYTES        bytes of the database each reader connection memory-maps (default\n"
 		"                         2147418112, SQLite's ceiling; 0 reads through the page cache with copies)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --log-format FORMAT    logfmt or json: one line per event on stderr (default logfmt)\n"
 		"  --no-controller        do not run the deployment reconciler in this process\n"
 		"  --rate-limit N/s       requests per second each token may make (default 100/s; 0 = no limit)\n"
 		"  --rate-burst N         requests a token may make at once above its rate (default 200)\n"
@@ -79,7 +83,19 @@ static int parse_rate(const char *s, double *out)
 	return 0;
 }
 
+/* argument of the flag being handled: a failure there is blamed on its
+ * config file line when it came from --config's file */
+static int flag_at = -1;
+
+static int parse_flags(int argc, char **argv, api_config *c);
+
 int api_config_parse(int argc, char **argv, api_config *c)
+{
+	int rc = parse_flags(argc, argv, c);
+	return util_conf_blame(rc, flag_at);
+}
+
+static int parse_flags(int argc, char **argv, api_config *c)
 {
 	*c = (api_config){
 		.listen = "127.0.0.1:8470", .workers = 4, .threads = 2, .max_json = 1 << 20,
@@ -108,8 +124,10 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		{"auth-fail-rate", required_argument, 0, 'f'}, {"auth-fail-burst", required_argument, 0, 'F'},
 		{"rate-limit-keys", required_argument, 0, 'K'}, {"token-touch-interval", required_argument, 0, 'U'},
 		{"auth-fail-summary-interval", required_argument, 0, 'S'}, {"print-routes", no_argument, 0, 'R'},
-		{"console-refresh", required_argument, 0, 'c'}, {"no-console", no_argument, 0, 'x'},
+		{"config", required_argument, 0, 'c'},   {"log-format", required_argument, 0, 'x'},
+		{"console-refresh", required_argument, 0, 'E'}, {"no-console", no_argument, 0, 'Q'},
 		{0, 0, 0, 0}};
+	static const char *const refused[] = {"print-routes", NULL};
 	/* the controller's flags come from its own table (controller/flags.c) */
 	struct option all[sizeof(opts) / sizeof(opts[0]) + 48];
 	size_t n = 0;
@@ -124,8 +142,12 @@ int api_config_parse(int argc, char **argv, api_config *c)
 	all[n] = (struct option){0, 0, 0, 0};
 	ctl_config_defaults(&c->ctl);
 	api_transport_defaults(c);
+	flag_at = -1;
+	if (util_conf_args(argc, argv, &(util_conf_spec){.opts = all, .refused = refused}, &argc, &argv) < 0)
+		return MLREG_EUSAGE;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+		flag_at = optind - 1;
 		if (o >= 2000) {
 			if (api_transport_flag_set(c, api_transport_flag_name(o - 2000), optarg) < 0)
 				return MLREG_EUSAGE;
@@ -138,6 +160,11 @@ int api_config_parse(int argc, char **argv, api_config *c)
 		}
 		switch (o) {
 		case 'C': c->no_controller = true; break;
+		case 'c': break; /* read by util_conf_args */
+		case 'x':
+			if (util_log_format_parse(optarg) < 0)
+				return MLREG_EUSAGE;
+			break;
 		case 'l': c->listen = optarg; break;
 		case 'd': c->data_dir = optarg; break;
 		case 'p': c->port_file = optarg; break;
@@ -228,18 +255,19 @@ int api_config_parse(int argc, char **argv, api_config *c)
 			*(o == 'U' ? &c->token_touch_ms : &c->auth_fail_summary_ms) = v;
 			break;
 		case 'R': c->print_routes = true; break;
-		case 'c':
+		case 'E':
 			/* polled by every open deployments page: below 50ms is a storm */
 			if (util_duration_ms(optarg, &v) < 0 || v < 50 || v > 3600000)
 				return mlreg_error_set(MLREG_EUSAGE, "--console-refresh needs a duration from 50ms to 1h (got '%s')",
 						       optarg);
 			c->console_refresh_ms = v;
 			break;
-		case 'x': c->no_console = true; break;
+		case 'Q': c->no_console = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return mlreg_error_set(MLREG_EUSAGE, "unknown flag (see mlreg server --help)");
 		}
 	}
+	flag_at = -1;
 	if (optind < argc)
 		return mlreg_error_set(MLREG_EUSAGE, "unexpected argument '%s'", argv[optind]);
 	if (c->tr.max_conns < (unsigned)c->threads)

@@ -190,7 +190,7 @@ void cli_table_release(cli_table *t);
  * row fills row[0..ncols) with strings that live until it returns; it may
  * format into the CLI_ROW_BUFS scratch buffers of CLI_ROW_BUF bytes.
  * Errors are wrapped as "cannot list <what>". */
-#define CLI_ROW_BUFS 4
+#define CLI_ROW_BUFS 6
 #define CLI_ROW_BUF 1024
 typedef void (*cli_row_fn)(const cJSON *item, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF]);
 int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *path,
@@ -273,5 +273,8 @@ extern const cli_cmd_entry cli_cmd_key_ls_entry;
 extern const cli_cmd_entry cli_cmd_key_rm_entry;
 extern const cli_cmd_entry cli_cmd_sign_entry;
 extern const cli_cmd_entry cli_cmd_verify_entry;
+/* operations (docs/operations.md "Back up and restore") */
+extern const cli_cmd_entry cli_cmd_backup_entry;
+extern const cli_cmd_entry cli_cmd_restore_entry;
 
 #endif

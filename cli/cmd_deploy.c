@@ -194,64 +194,37 @@ done:
 	return error;
 }
 
-static const char *num_or_dash(const cJSON *o, const char *key, char buf[32])
+static const char *num_or_dash(const cJSON *o, const char *key, char *buf)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (!cJSON_IsNumber(v))
 		return "-";
-	snprintf(buf, 32, "%lld", (long long)v->valuedouble);
+	snprintf(buf, CLI_ROW_BUF, "%lld", (long long)v->valuedouble);
 	return buf;
+}
+
+static void deploy_row(const cJSON *d, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
+{
+	if (util_json_str(d, "stage"))
+		snprintf(buf[0], CLI_ROW_BUF, "%s", util_json_str(d, "stage"));
+	else
+		snprintf(buf[0], CLI_ROW_BUF, "@%s", cli_json_text(d, "alias", "?"));
+	snprintf(buf[1], CLI_ROW_BUF, "%d", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "nodes")));
+	row[0] = cli_json_text(d, "name", "?");
+	row[1] = cli_json_text(d, "model", "?");
+	row[2] = buf[0];
+	row[3] = cli_json_text(d, "phase", "?");
+	row[4] = num_or_dash(d, "stable_version", buf[2]);
+	row[5] = num_or_dash(d, "target_version", buf[3]);
+	row[6] = num_or_dash(d, "rejected_version", buf[4]);
+	row[7] = buf[1];
 }
 
 static int cmd_deploy_ls_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"NAME", "MODEL", "FOLLOWS", "PHASE", "STABLE", "TARGET", "REJECTED", "NODES"};
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
-	const cJSON *d;
-	int error;
-
-	memset(&resp, 0, sizeof(resp));
-	cli_table_init(&t, 8);
-	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
-		goto done;
-	if ((error = cli_client_json(c, "GET", "/api/v1/deployments", NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list deployments");
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(resp.body, "deployments"))
-	{
-		char follows[80], s[32], tg[32], rj[32], nodes[24];
-		const char *row[8];
-		if (util_json_str(d, "stage"))
-			snprintf(follows, sizeof(follows), "%s", util_json_str(d, "stage"));
-		else
-			snprintf(follows, sizeof(follows), "@%s", cli_json_text(d, "alias", "?"));
-		snprintf(nodes, sizeof(nodes), "%d", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "nodes")));
-		row[0] = cli_json_text(d, "name", "?");
-		row[1] = cli_json_text(d, "model", "?");
-		row[2] = follows;
-		row[3] = cli_json_text(d, "phase", "?");
-		row[4] = num_or_dash(d, "stable_version", s);
-		row[5] = num_or_dash(d, "target_version", tg);
-		row[6] = num_or_dash(d, "rejected_version", rj);
-		row[7] = nodes;
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
-done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
-	return error;
+	return cli_list_table(self, cfg, argc, argv, "/api/v1/deployments", "deployments", "deployments", head, 8,
+			      deploy_row);
 }
 
 static int cmd_deploy_rm_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)

@@ -9,6 +9,7 @@
  * rendering prints them through a filter that turns control characters
  * into '?': a hostile node cannot move the operator's cursor.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/deploy_common.h"
@@ -144,8 +145,13 @@ static void print_analysis(const cJSON *analysis, FILE *out)
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(a, "metrics"))
 		{
 			if (cJSON_IsNumber(m)) {
+				/* measurements, not stored values: counts whole, rates and
+				 * latencies to 4 significant digits (--json keeps them exact) */
 				char d[40];
-				cli_fmt_double(m->valuedouble, d);
+				if (m->valuedouble == (double)(long long)m->valuedouble && fabs(m->valuedouble) < 1e15)
+					snprintf(d, sizeof(d), "%lld", (long long)m->valuedouble);
+				else
+					snprintf(d, sizeof(d), "%.4g", m->valuedouble);
 				fputc(' ', out);
 				put_text(out, m->string);
 				fprintf(out, "=%s", d);

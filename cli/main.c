@@ -36,6 +36,7 @@ static const cli_cmd_entry *const commands[] = {
 	&cli_cmd_rollout_retry_entry, &cli_cmd_keygen_entry,        &cli_cmd_key_add_entry,       &cli_cmd_key_ls_entry,
 	&cli_cmd_key_rm_entry,        &cli_cmd_sign_entry,          &cli_cmd_verify_entry,
 	&cli_cmd_export_entry,        &cli_cmd_import_entry,
+	&cli_cmd_backup_entry,        &cli_cmd_restore_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

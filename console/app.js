@@ -101,8 +101,11 @@ async function route() {
 	if (view.alive && t && !page.contains(document.activeElement)) t.focus({ preventScroll: true });
 }
 
+let signingIn = false;
+
 async function signIn(tok) {
 	sessionStorage.setItem(TOKEN_KEY, tok);
+	signingIn = true;
 	try {
 		state.whoami = await api('/api/v1/whoami');
 	} catch (e) {
@@ -110,13 +113,16 @@ async function signIn(tok) {
 		sessionStorage.removeItem(TOKEN_KEY);
 		showSignin('Cannot sign in: ' + e.message);
 		return;
+	} finally {
+		signingIn = false;
 	}
 	showHeader();
 	await route();
 }
 
 async function boot() {
-	onUnauthorized((msg) => signOut(msg));
+	onUnauthorized((why) => signOut(signingIn ? 'This token was refused (' + why + ').'
+		: 'Signed out: the server no longer accepts this token (' + why + '). Sign in again.'));
 	$('signin-form').addEventListener('submit', (ev) => {
 		ev.preventDefault();
 		const tok = $('signin-token').value.trim();

@@ -25,7 +25,8 @@ export class ApiError extends Error {
 }
 
 let unauthorized = () => {};
-// app.js tells core what a 401 does (back to the sign-in form).
+// app.js tells core what a 401 does (back to the sign-in form); fn gets the
+// server's message.
 export function onUnauthorized(fn) { unauthorized = fn; }
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -55,7 +56,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
 	}
 	if (r.status === 401) {
 		const msg = data && data.error && data.error.message ? data.error.message : 'unauthenticated';
-		unauthorized('The server refused the token (' + msg + '). Sign in again.');
+		unauthorized(msg);
 		throw new ApiError(401, 'unauthenticated', msg);
 	}
 	if (!r.ok) {

@@ -49,12 +49,13 @@ function nodesTable(d) {
 		h('tbody', null, rows));
 }
 
+// analysis[].step counts from 1 (controller/rollout.c), unlike step.index
 function analysisList(d) {
 	const list = d.analysis || [];
 	return h('div', { testid: 'deployment-analysis', class: 'analysis' }, h('h3', { text: 'Analysis' }),
 		list.length
 			? h('ul', null, list.map((a) => h('li', { class: 'result-' + String(a.result).toLowerCase() },
-				'step ' + (a.step + 1) + ': ', h('strong', { text: a.result }),
+				'step ' + a.step + ': ', h('strong', { text: a.result }),
 				Object.keys(a.metrics || {}).length
 					? ' (' + Object.entries(a.metrics).map(([k, x]) => k + ' ' + num(x)).join(', ') + ')' : '')))
 			: h('p', { class: 'muted', text: 'no analysis results yet' }));

@@ -23,7 +23,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mlreg controller [--data DIR] [flags]\n"
 		   "  --data DIR             the registry's data directory (default $MLREG_DATA or ./mlreg-data)\n"
-		   "  --log-level LEVEL      debug, info, warn or error (default info)\n");
+		   "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		   "  --log-format FORMAT    logfmt or json: one line per event on stderr (default logfmt)\n");
 	ctl_flags_usage(f);
 }
 
@@ -31,6 +32,7 @@ int ctl_standalone_main(int argc, char **argv)
 {
 	static const struct option base[] = {{"data", required_argument, 0, 'd'},
 					     {"log-level", required_argument, 0, 'L'},
+					     {"log-format", required_argument, 0, 'x'},
 					     {"help", no_argument, 0, 'h'}};
 	struct option all[64];
 	size_t n = 0;
@@ -47,6 +49,7 @@ int ctl_standalone_main(int argc, char **argv)
 		all[n] = (struct option){ctl_flag_name(i), required_argument, 0, 1000 + i};
 	all[n] = (struct option){0, 0, 0, 0};
 	ctl_config_defaults(&cfg);
+	util_log_set_prog("mlreg-controller");
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
 		if (o >= 1000) {
@@ -59,7 +62,8 @@ int ctl_standalone_main(int argc, char **argv)
 		switch (o) {
 		case 'd': data = optarg; break;
 		case 'L':
-			if (util_log_level_parse(optarg) < 0) {
+		case 'x':
+			if ((o == 'L' ? util_log_level_parse(optarg) : util_log_format_parse(optarg)) < 0) {
 				fprintf(stderr, "mlreg controller: %s\n", mlreg_error_last());
 				return 2;
 			}

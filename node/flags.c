@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "node/node.h"
+#include "util/conffile.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mlreg-node --cache DIR [flags]\n"
+		"  --config FILE            read flags from FILE first, one 'name = value' a line (flags given\n"
+		"                           here override it; docs/operations.md); no file is read without it\n"
 		"  --listen HOST:PORT       address to serve on (default 127.0.0.1:8471; port 0 = any free port)\n"
 		"  --registry URL           registry to fetch versions from (e.g. http://127.0.0.1:8470)\n"
 		"  --token-file FILE        file holding the node's registry token (role node)\n"
@@ -39,6 +42,7 @@ static void usage(FILE *f)
 		"  --check-cpu DUR          CPU-time limit of that child (default 60s)\n"
 		"  --cacert FILE            CA certificates (PEM) that verify an https --registry\n"
 		"  --log-level LEVEL        debug, info, warn or error (default info)\n"
+		"  --log-format FORMAT      logfmt or json: one line per event on stderr (default logfmt)\n"
 		"  --trust-key PUB.pem      load only versions signed by this Ed25519 key (repeatable, up to 16;\n"
 		"                           any one trusted key suffices)\n"
 		"  --check DIR              (internal) check the model in DIR and exit: what the child runs\n");
@@ -61,7 +65,19 @@ static int number(const char *flag, const char *arg, int64_t min, int64_t max, i
 	return 0;
 }
 
+/* argument of the flag being handled: a failure there is blamed on its
+ * config file line when it came from --config's file */
+static int flag_at = -1;
+
+static int parse_flags(int argc, char **argv, node_config *c);
+
 int node_config_parse(int argc, char **argv, node_config *c)
+{
+	int rc = parse_flags(argc, argv, c);
+	return util_conf_blame(rc, flag_at);
+}
+
+static int parse_flags(int argc, char **argv, node_config *c)
 {
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, 'l'},       {"registry", required_argument, 0, 'r'},
@@ -79,7 +95,9 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		{"help", no_argument, 0, 'h'},               {"cacert", required_argument, 0, 299},
 		{"tls-cert", required_argument, 0, 300},     {"tls-key", required_argument, 0, 301},
 		{"max-conns", required_argument, 0, 302},    {"max-conns-per-ip", required_argument, 0, 303},
-		{"request-timeout", required_argument, 0, 304}, {0, 0, 0, 0}};
+		{"request-timeout", required_argument, 0, 304}, {"config", required_argument, 0, 305},
+		{"log-format", required_argument, 0, 306},   {0, 0, 0, 0}};
+	static const char *const repeatable[] = {"trust-key", NULL}, *const refused[] = {"check", NULL};
 	static const char *const transport[] = {"tls-cert", "tls-key", "max-conns", "max-conns-per-ip",
 						"request-timeout"};
 	int o;
@@ -92,10 +110,15 @@ int node_config_parse(int argc, char **argv, node_config *c)
 			  .cpu_seconds = 60},
 	};
 	util_httpd_transport_defaults(&c->tr);
+	flag_at = -1;
+	if (util_conf_args(argc, argv, &(util_conf_spec){.opts = opts, .repeatable = repeatable, .refused = refused},
+			   &argc, &argv) < 0)
+		return MLREG_EUSAGE;
 	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		int rc = 0;
+		flag_at = optind - 1;
 		switch (o) {
 		case 'l': c->listen = optarg; break;
 		case 'r':
@@ -159,6 +182,8 @@ int node_config_parse(int argc, char **argv, node_config *c)
 			break;
 		case 'L': rc = util_log_level_parse(optarg); break;
 		case 299: c->cacert = optarg; break;
+		case 305: break; /* read by util_conf_args */
+		case 306: rc = util_log_format_parse(optarg); break;
 		case 300:
 		case 301:
 		case 302:
@@ -171,6 +196,7 @@ int node_config_parse(int argc, char **argv, node_config *c)
 		if (rc < 0)
 			return rc;
 	}
+	flag_at = -1;
 	if (optind < argc)
 		return mlreg_error_set(MLREG_EUSAGE, "unexpected argument '%s'", argv[optind]);
 	if (!c->check_dir && !c->cache_dir)

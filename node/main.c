@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	int rc, sig, port;
 
 	memset(&s, 0, sizeof(s));
+	util_log_set_prog("mlreg-node");
 	rc = node_config_parse(argc, argv, &s.cfg);
 	if (rc == 1)
 		return 0;

@@ -11,9 +11,15 @@
  * files that cost space, never a row without bytes.
  * fsck rehashes every blob the database knows and reports mismatches and
  * missing files.
+ * A sweep also takes DATA/gc.lock exclusively, without waiting: `mlreg
+ * backup` holds it shared while it copies the blobs of its snapshot, and
+ * a blob deleted under it would make the backup fail or, worse, miss bytes
+ * its database copy lists.  gc then answers a conflict and deletes nothing.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include "registry/registry_int.h"
 
 typedef struct {
@@ -38,6 +44,13 @@ static int sweep_one(const char *digest, uint64_t size, int64_t created_at, void
 	return 0;
 }
 
+static void gc_unlock(reg_registry *r, bool dry_run)
+{
+	if (!dry_run && r->gc_lock_fd >= 0)
+		flock(r->gc_lock_fd, LOCK_UN);
+	pthread_rwlock_unlock(&r->blob_gate);
+}
+
 int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 {
 	gc_ctx g = {.r = r, .dry = dry_run, .doomed = cJSON_CreateArray()};
@@ -45,8 +58,16 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	int swept = 0, rc;
 	cJSON *details;
 	pthread_rwlock_wrlock(&r->blob_gate);
-	if ((rc = META(r)->begin(r->meta, &g.tx)) < 0) {
+	if (!dry_run && r->gc_lock_fd >= 0 && flock(r->gc_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? mlreg_error_set(MLREG_ECONFLICT,
+							   "a backup is running: gc deletes nothing until it ends, try again later")
+					  : mlreg_error_set(MLREG_EIO, "cannot lock gc.lock: %s", strerror(errno));
 		pthread_rwlock_unlock(&r->blob_gate);
+		cJSON_Delete(g.doomed);
+		return rc;
+	}
+	if ((rc = META(r)->begin(r->meta, &g.tx)) < 0) {
+		gc_unlock(r, dry_run);
 		cJSON_Delete(g.doomed);
 		return rc;
 	}
@@ -62,7 +83,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 		if (rc < 0)
 			goto fail;
 		if ((rc = META(r)->commit(g.tx)) < 0) {
-			pthread_rwlock_unlock(&r->blob_gate);
+			gc_unlock(r, dry_run);
 			cJSON_Delete(g.doomed);
 			return rc;
 		}
@@ -76,7 +97,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	} else {
 		META(r)->rollback(g.tx);
 	}
-	pthread_rwlock_unlock(&r->blob_gate);
+	gc_unlock(r, dry_run);
 	*out = cJSON_CreateObject();
 	cJSON_AddBoolToObject(*out, "dry_run", dry_run);
 	cJSON_AddNumberToObject(*out, "deleted_blobs", (double)g.deleted);
@@ -87,7 +108,7 @@ int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out)
 	return 0;
 fail:
 	META(r)->rollback(g.tx);
-	pthread_rwlock_unlock(&r->blob_gate);
+	gc_unlock(r, dry_run);
 	cJSON_Delete(g.doomed);
 	return rc;
 }

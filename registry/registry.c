@@ -3,7 +3,8 @@
  *
  * The data directory is guarded by an flock()ed lock file held for the
  * life of the process: two servers on one directory would each believe they
- * are the only writer.  Tokens themselves live in tokens.c.  The role matrix lives here, in one table, and is written out
+ * are the only writer.  A second lock file, gc.lock, is shared between gc
+ * (exclusive) and `mlreg backup` (shared): see registry/backup.c.  Tokens themselves live in tokens.c.  The role matrix lives here, in one table, and is written out
  * in docs/security.md.
  */
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "registry/backup.h"
 #include "registry/registry_int.h"
 
 static const char *role_names[REG_ROLE_COUNT] = {"reader", "writer", "approver", "deployer", "admin", "node"};
@@ -104,6 +106,7 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 	if (!r)
 		return mlreg_error_set(MLREG_ENOMEM, "out of memory");
 	r->lock_fd = -1;
+	r->gc_lock_fd = -1;
 	r->cfg = *cfg;
 	if (!r->cfg.gc_grace_ms)
 		r->cfg.gc_grace_ms = 3600 * 1000;
@@ -145,6 +148,8 @@ int reg_open(const reg_config *cfg, reg_registry **out)
 	}
 	if ((rc = lock_dir(r)) < 0)
 		goto fail;
+	if ((rc = reg_gc_lock_open(r->data_dir, &r->gc_lock_fd)) < 0)
+		goto fail;
 	if ((rc = reg_meta_sqlite_new(r->data_dir, cfg->busy_timeout_ms, cfg->db_mmap_bytes, &r->meta)) < 0)
 		goto fail;
 	if ((rc = reg_blobstore_fs_new(r->data_dir, &r->blobs)) < 0)
@@ -172,6 +177,8 @@ void reg_close(reg_registry *r)
 	reg_uploads_clear(r);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
+	if (r->gc_lock_fd >= 0)
+		close(r->gc_lock_fd);
 	reg_token_usage_clear(r);
 	pthread_mutex_destroy(&r->upload_mu);
 	pthread_mutex_destroy(&r->usage_mu);

@@ -170,6 +170,8 @@ int reg_manifest_encode(const cJSON *files, char **data, size_t *len);
 int reg_manifest_decode(const char *data, size_t len, cJSON **files);
 
 /* ---- maintenance (gc.c) ---- */
+/* MLREG_ECONFLICT ("a backup is running"), deleting nothing, while a
+ * `mlreg backup` holds DATA/gc.lock; a dry run does not need the lock. */
 int reg_gc(reg_registry *r, const reg_principal *who, bool dry_run, cJSON **out); /* (blocking) */
 int reg_fsck(reg_registry *r, cJSON **out); /* (blocking) */
 

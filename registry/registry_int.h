@@ -17,6 +17,10 @@ struct reg_registry {
 	char data_dir[3072];
 	char bootstrap_path[PATH_MAX];
 	int lock_fd;
+	/* DATA/gc.lock: `mlreg backup` holds it shared while it copies; gc
+	 * takes it exclusively without waiting, so no blob a backup is copying
+	 * can go (registry/backup.c) */
+	int gc_lock_fd;
 	reg_meta *meta;
 	reg_blobstore *blobs;
 	/* gc takes it exclusively for its whole run; making a blob visible

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,11 +248,25 @@ static int read_pem(const char *flag, const char *path, bool secret, char **out)
 	return 0;
 }
 
+/* libmicrohttpd's own messages (MHD_USE_ERROR_LOG) join our one-line log
+ * instead of going raw to stderr */
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t n;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'); n--)
+		msg[n - 1] = '\0';
+	LOG_WARN("libmicrohttpd: %s", msg);
+}
+
 int util_httpd_transport_options(util_httpd_transport *t, struct MHD_OptionItem *items, unsigned *flags)
 {
 	unsigned n = 0;
 	int rc;
 	*flags = 0;
+	/* first: libmicrohttpd warns (on its own stderr) when it is not */
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
 	if (!t->tls_cert != !t->tls_key)
 		return mlreg_error_set(MLREG_EUSAGE, "--tls-cert and --tls-key go together");
 	if (t->tls_cert) {

@@ -1,5 +1,5 @@
 /*
- * misc.c - numbers, durations, times and logging.
+ * misc.c - numbers, durations and times (logging is in log.c).
  *
  * Durations are written the same way everywhere ("500ms", "30s", "5m",
  * "1h"), and every period and timeout in mlreg is a flag parsed here, so
@@ -11,8 +11,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,37 +164,4 @@ int util_time_parse(const char *s, int64_t *out_ms)
 		return mlreg_error_set(MLREG_EINVALID, "invalid time '%s': only UTC (Z) is accepted", s);
 	*out_ms = (int64_t)timegm(&tm) * 1000 + ms;
 	return 0;
-}
-
-static util_log_level log_level = UTIL_LOG_INFO;
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-
-void util_log_set_level(util_log_level lvl) { log_level = lvl; }
-
-int util_log_level_parse(const char *s)
-{
-	static const char *names[] = {"debug", "info", "warn", "error"};
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(s, names[i])) {
-			util_log_set_level((util_log_level)i);
-			return 0;
-		}
-	return mlreg_error_set(MLREG_EUSAGE, "invalid --log-level '%s' (debug, info, warn or error)", s);
-}
-
-void util_log(util_log_level lvl, const char *fmt, ...)
-{
-	static const char *names[] = {"debug", "info", "warn", "error"};
-	char ts[40];
-	va_list ap;
-	if (lvl < log_level)
-		return;
-	util_time_format(util_now_ms(), ts, sizeof(ts));
-	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "%s %s ", ts, names[lvl]);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	pthread_mutex_unlock(&log_mu);
 }

@@ -161,7 +161,16 @@ typedef enum { UTIL_LOG_DEBUG, UTIL_LOG_INFO, UTIL_LOG_WARN, UTIL_LOG_ERROR } ut
 void util_log_set_level(util_log_level lvl);
 /* Set the level from "debug", "info", "warn" or "error"; MLREG_EUSAGE otherwise. */
 int util_log_level_parse(const char *s);
+/* Set the line format from "logfmt" (the default) or "json"; MLREG_EUSAGE otherwise. */
+int util_log_format_parse(const char *s);
+/* The prog= field of every line ("mlreg-server", "mlreg-node", ...); the
+ * string must live as long as the process.  Default "mlreg". */
+void util_log_set_prog(const char *prog);
+/* One event as one line on stderr (log.c shows both formats). */
 void util_log(util_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a logfmt quoted value (quotes, backslash and control characters
+ * escaped), cut to fit outsz; returns its length (0 when outsz < 3). */
+size_t util_logfmt_quote(const char *s, char *out, size_t outsz);
 #define LOG_INFO(...) util_log(UTIL_LOG_INFO, __VA_ARGS__)
 #define LOG_WARN(...) util_log(UTIL_LOG_WARN, __VA_ARGS__)
 #define LOG_ERROR(...) util_log(UTIL_LOG_ERROR, __VA_ARGS__)

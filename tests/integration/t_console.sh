@@ -14,6 +14,7 @@
 #     registry data (a model name, a token)
 #   - --no-console: /, /console/{asset} and /console/config.json answer exactly
 #     as a route that does not exist; the API still works
+#   - both flags also work from a --config file
 source "$(dirname "$0")/lib.sh"
 
 CSP="default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -227,6 +228,19 @@ assert_json 'j["stages"] == []' "$BODY" "a model holding no stage: []"
 TOKEN=""
 TOKEN=$ADMIN http GET /api/v1/models
 assert_contains "$BODY" "zz-secret-model" "the data is there with one"
+stop_server
+
+step "both flags in a --config file"
+printf 'console-refresh = 350ms\n' >"$WORK/server.conf"
+start_server "$WORK/data" --config "$WORK/server.conf"
+TOKEN=""
+get /console/config.json
+assert_json 'j == {"refresh_ms": 350}' "$BODY" "console-refresh from --config"
+stop_server
+printf 'no-console = true\n' >"$WORK/off.conf"
+start_server "$WORK/data" --config "$WORK/off.conf"
+get /
+expect_code 404 "no-console = true in --config"
 stop_server
 
 step "--no-console: nothing at / and /console/..."

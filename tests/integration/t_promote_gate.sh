@@ -137,16 +137,17 @@ gate_passes gf:2 production "from: gf:2 holds staging now"
 promote_ok gf:1 production
 
 # ---------------------------------------------------------------- soak
-step "soak: refused right after entering staging, passes after 1.2 s"
+step "soak: refused right after entering staging, passes after 3.2 s"
 for i in 1 2; do
 	mkf "$WORK/gs" "gs$i"
 	push_v gs "$WORK/gs"
 done
-cli_ok policy set gs --stage production --from staging --soak 1s --json
-assert_json 'j["from"] == "staging" and j["soak"] == "1s" and j["soak_ms"] == 1000' "$OUT" "policy set --soak --json"
+cli_ok policy set gs --stage production --from staging --soak 3s --json
+assert_json 'j["from"] == "staging" and j["soak"] == "3s" and j["soak_ms"] == 3000' "$OUT" "policy set --soak --json"
 gate_refused gs:2 production "soak: never entered staging"
-assert_json '[(c["check"], c["passed"], c["required"], c["actual"]) for c in j["checks"][1:]] == [("from", False, "holds or held staging", "never held staging"), ("soak", False, ">= 1s in staging", "never entered staging")]' "$G" "soak of a version never in staging"
-# the three calls back to back; the checks afterwards
+assert_json '[(c["check"], c["passed"], c["required"], c["actual"]) for c in j["checks"][1:]] == [("from", False, "holds or held staging", "never held staging"), ("soak", False, ">= 3s in staging", "never entered staging")]' "$G" "soak of a version never in staging"
+# the three calls back to back; the checks afterwards (a 3 s soak: two CLI
+# calls under ASan on a loaded machine have taken more than 1 s)
 as "$DEPLOYER" promote gs:1 --to staging --json
 T0=${EPOCHREALTIME/./}
 expect_rc 0 "promote gs:1 to staging"
@@ -154,20 +155,20 @@ as "$READER" gate gs:1 --to production --json
 GRC=$RC G=$OUT
 as "$DEPLOYER" promote gs:1 --to production --json
 T1=${EPOCHREALTIME/./}
-[ $(((T1 - T0) / 1000)) -lt 900 ] || fail "gate and promote took $(((T1 - T0) / 1000)) ms after entering staging: too slow to test a 1 s soak"
+[ $(((T1 - T0) / 1000)) -lt 2700 ] || fail "gate and promote took $(((T1 - T0) / 1000)) ms after entering staging: too slow to test a 3 s soak"
 expect_rc 3 "promote right after entering staging"
 assert_json 'j["promoted"] is False and [c["check"] for c in j["checks"] if not c["passed"]] == ["soak"]' "$OUT" "promote refused by soak alone"
 RC=$GRC OUT=$G
 expect_rc 3 "gate right after entering staging"
 assert_json '[(c["check"], c["passed"]) for c in j["checks"]] == [("status", True), ("from", True), ("soak", False)]' "$G" "only soak fails right after entering staging"
-assert_json 'j["checks"][2]["required"] == ">= 1s in staging" and bool(re.fullmatch(r"\d{1,3}ms since entering staging", j["checks"][2]["actual"]))' "$G" "soak required/actual right after entering"
+assert_json 'j["checks"][2]["required"] == ">= 3s in staging" and bool(re.fullmatch(r"(\d{1,3}ms|[12]s) since entering staging", j["checks"][2]["actual"]))' "$G" "soak required/actual right after entering"
 holder gs production
 assert_eq "$HOLDER" none "soak refusal moved nothing"
 holder gs staging
 assert_eq "$HOLDER" 1 "gs:1 holds staging"
-sleep 1.2
-gate_passes gs:1 production "soak: 1.2 s after entering staging"
-assert_json 'j["checks"][2]["check"] == "soak" and bool(re.fullmatch(r"[1-9]\d*s since entering staging", j["checks"][2]["actual"]))' "$G" "soak actual after the wait"
+sleep 3.2
+gate_passes gs:1 production "soak: 3.2 s after entering staging"
+assert_json 'j["checks"][2]["check"] == "soak" and bool(re.fullmatch(r"([3-9]|[1-9]\d+)s since entering staging", j["checks"][2]["actual"]))' "$G" "soak actual after the wait"
 promote_ok gs:1 production
 
 # ---------------------------------------------------------------- approvals
