@@ -433,6 +433,73 @@ static int write_info(bk_ctx *c)
 	return bk_fsync_fd(c->destfd, c->o->dest);
 }
 
+/* Is the folder open as fd the data directory (dev, ino of data) or below
+ * it?  Walks up by ".." to the root; fd stays the caller's. */
+static void below_data(int fd, const struct stat *data, bool *inside)
+{
+	struct stat st, up;
+	int cur = fd;
+	*inside = false;
+	for (int depth = 0; depth < 4096; depth++) {
+		int parent;
+		if (fstat(cur, &st) < 0)
+			break;
+		if (st.st_dev == data->st_dev && st.st_ino == data->st_ino) {
+			*inside = true;
+			break;
+		}
+		if ((parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			break;
+		if (cur != fd)
+			close(cur);
+		cur = parent;
+		if (fstat(cur, &up) < 0 || (up.st_dev == st.st_dev && up.st_ino == st.st_ino))
+			break; /* the root is its own parent */
+	}
+	if (cur != fd)
+		close(cur);
+}
+
+/* DIR must not be the data directory or inside it: the copy of the
+ * database is renamed over DIR/registry.db, which there is the live one
+ * (the server goes on writing into the old file, and the next start finds
+ * a database with its later commits gone or malformed), and the pruning of
+ * DIR/blobs would delete blobs the server is uploading.  A DIR that does
+ * not exist yet is checked by its parent, before anything is made. */
+static int refuse_inside_data(bk_ctx *c, const char *dest)
+{
+	struct stat data;
+	bool inside = false;
+	int fd;
+	if (fstat(c->datafd, &data) < 0)
+		return mlreg_error_set(MLREG_EIO, "cannot inspect data directory '%s': %s", c->o->data_dir, strerror(errno));
+	fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		char parent[PATH_MAX];
+		char *slash;
+		snprintf(parent, sizeof(parent), "%s", dest);
+		while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+			parent[strlen(parent) - 1] = '\0';
+		slash = strrchr(parent, '/');
+		if (!slash)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return 0; /* nothing to compare: open_dest reports why DIR cannot be made */
+	below_data(fd, &data, &inside);
+	close(fd);
+	if (inside)
+		return mlreg_error_set(MLREG_EINVALID,
+				       "backup folder '%s' is the data directory '%s' or inside it: back up somewhere else",
+				       dest, c->o->data_dir);
+	return 0;
+}
+
 static int open_dest(const char *dest, int *fd)
 {
 	struct stat st;
@@ -466,7 +533,7 @@ int reg_backup_run(const reg_backup_opts *o, cJSON **out)
 		return mlreg_error_set(MLREG_EINVALID, "backup folder path too long");
 	if ((c.datafd = open(o->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return mlreg_error_set(MLREG_EIO, "cannot open data directory '%s': %s", o->data_dir, strerror(errno));
-	if ((rc = open_dest(o->dest, &c.destfd)) < 0)
+	if ((rc = refuse_inside_data(&c, o->dest)) < 0 || (rc = open_dest(o->dest, &c.destfd)) < 0)
 		goto done;
 	/* one backup at a time into a DIR */
 	lockfd = openat(c.destfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
