@@ -535,6 +535,20 @@ int reg_backup_run(const reg_backup_opts *o, cJSON **out)
 		return mlreg_error_set(MLREG_EIO, "cannot open data directory '%s': %s", o->data_dir, strerror(errno));
 	if ((rc = refuse_inside_data(&c, o->dest)) < 0 || (rc = open_dest(o->dest, &c.destfd)) < 0)
 		goto done;
+	/* DIR may be the data directory of another server (a slip of the
+	 * fingers): the copy would be renamed over the registry.db that server
+	 * is writing, as for DIR inside DATA (refuse_inside_data) */
+	if ((lockfd = openat(c.destfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		bool held = flock(lockfd, LOCK_EX | LOCK_NB) < 0;
+		close(lockfd);
+		lockfd = -1;
+		if (held) {
+			rc = mlreg_error_set(MLREG_ECONFLICT,
+					     "a server is running on '%s' (its data directory lock is held): back up somewhere else",
+					     o->dest);
+			goto done;
+		}
+	}
 	/* one backup at a time into a DIR */
 	lockfd = openat(c.destfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {

@@ -6,7 +6,8 @@
 # inode, its WAL checkpointed into a file nobody would see again, and the
 # next start found a malformed database with the versions pushed since
 # gone.  It must be refused before anything is written there, and the
-# server must go on as if nothing happened.
+# server must go on as if nothing happened.  The same holds for a DIR that
+# is the data directory of another server that is running.
 source "$(dirname "$0")/lib.sh"
 
 mkmodel() {
@@ -56,6 +57,24 @@ start_server "$DATA"
 cli_ok show fraud:31 --json
 cli_ok audit verify
 cli_ok fsck
+
+step "backup into the data directory of another running server is refused"
+DATA_A=$DATA PID_A=$PID URL_A=$URL TOKEN_A=$TOKEN SERVER_LOG_A=$SERVER_LOG
+SERVER_LOG="$WORK/server-b.log"
+start_server "$WORK/data-b"
+DATA_B=$DATA PID_B=$PID
+mkmodel "$WORK/mb"
+cli_ok push other "$WORK/mb"
+before_b=$(ls -a "$DATA_B" | sort)
+ino_b=$(stat -c %i "$DATA_B/registry.db")
+cli backup "$DATA_B" --data "$DATA_A"
+expect_rc 6 "backup into a running server's data directory"
+assert_contains "$ERR" "server is running" "backup into a running server's data directory: message"
+assert_eq "$(stat -c %i "$DATA_B/registry.db")" "$ino_b" "backup replaced the other server's registry.db"
+assert_eq "$(ls -a "$DATA_B" | sort)" "$before_b" "backup changed the other server's data directory"
+cli_ok show other:1
+stop_server
+DATA=$DATA_A PID=$PID_A URL=$URL_A TOKEN=$TOKEN_A SERVER_LOG=$SERVER_LOG_A
 
 step "a backup beside the data directory still works"
 cli_ok backup "$WORK/bk" --data "$DATA" -q
