@@ -41,8 +41,9 @@ int reg_backup_info_parse(const char *data, size_t len, reg_backup_info *out);
 /* backup.json's text for in (heap, caller frees); NULL on OOM. */
 char *reg_backup_info_print(const reg_backup_info *in);
 
-/* Open (creating it, mode 0644) DATA/gc.lock; *fd is the caller's.  gc
- * takes it exclusively without waiting, a backup shared. */
+/* Open (creating it, mode 0644) DATA/gc.lock for reading, so whoever made
+ * it, the server's user can open it; *fd is the caller's.  gc takes it
+ * exclusively without waiting, a backup shared. */
 int reg_gc_lock_open(const char *data_dir, int *fd);
 
 typedef struct {

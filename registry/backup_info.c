@@ -32,7 +32,10 @@ int reg_gc_lock_open(const char *data_dir, int *fd)
 	int f;
 	if (snprintf(path, sizeof(path), "%s/gc.lock", data_dir) >= (int)sizeof(path))
 		return mlreg_error_set(MLREG_EINVALID, "data directory path too long");
-	f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* read-only: flock() needs no write access, and the file may belong to
+	 * another user (a backup run as root made it before the server's user
+	 * started: opened for writing, the server could not start) */
+	f = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (f < 0)
 		return mlreg_error_set(MLREG_EIO, "cannot open '%s': %s", path, strerror(errno));
 	*fd = f;
