@@ -196,7 +196,7 @@ static bool already_there(int fan, const char *hex, const char *digest, uint64_t
 	char got[UTIL_DIGEST_LEN + 1];
 	uint64_t have = 0;
 	struct stat st;
-	int fd = openat(fan, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(fan, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); /* a FIFO: no wait */
 	bool ok;
 	if (fd < 0)
 		return false;

@@ -261,7 +261,11 @@ int bk_open_under(int dirfd, const char *rel, bool want_dir, int *fd)
 			return mlreg_error_set(MLREG_EINVALID, "bad path '%s'", rel);
 		memcpy(part, p, n);
 		part[n] = '\0';
-		next = openat(cur, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (!last || want_dir ? O_DIRECTORY : 0));
+		/* O_NONBLOCK: opening a FIFO for reading would wait for a writer
+		 * forever; it is refused below as not a regular file (reads of a
+		 * regular file ignore the flag) */
+		next = openat(cur, part,
+			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (!last || want_dir ? O_DIRECTORY : 0));
 		if (next < 0) {
 			int e = errno;
 			rc = e == ENOENT ? mlreg_error_set(MLREG_ENOTFOUND, "'%s' is missing", rel)
@@ -272,6 +276,8 @@ int bk_open_under(int dirfd, const char *rel, bool want_dir, int *fd)
 		} else if (fstat(next, &st) < 0 || (last && !want_dir && !S_ISREG(st.st_mode))) {
 			rc = mlreg_error_set(MLREG_EINTEGRITY, "'%s' is not a regular file: refused", rel);
 			close(next);
+		} else if (last && !want_dir) {
+			fcntl(next, F_SETFL, fcntl(next, F_GETFL) & ~O_NONBLOCK); /* plain reads from here */
 		}
 		if (cur != dirfd)
 			close(cur);
