@@ -265,18 +265,28 @@ assert_eq "$(pkg_state mlreg-node)" not-installed "dpkg status of mlreg-node aft
 if [ -e /usr/bin/mlreg-node ]; then fail "/usr/bin/mlreg-node is still there after purge"; fi
 if [ -e /etc/mlreg/node.conf ]; then fail "purge left /etc/mlreg/node.conf"; fi
 grep -q "still holds data: kept" "$WORK/purge-n.log" || fail "purge did not say it kept the data: $(cat "$WORK/purge-n.log")"
-getent passwd mlreg-node >/dev/null || fail "purge deleted the user of data it kept"
-# by hand, as the note says
-rm -rf /var/lib/mlreg-node && userdel mlreg-node
-if getent group mlreg-node >/dev/null; then fail "userdel did not take the group mlreg-node with it"; fi
+[ -d /var/lib/mlreg-node ] || fail "purge deleted the node's data"
+getent passwd mlreg-node >/dev/null || fail "purge deleted the system user mlreg-node"
+grep -q "system user mlreg-node is kept" "$WORK/purge-n.log" || fail "purge did not say it kept the user: $(cat "$WORK/purge-n.log")"
+rm -rf /var/lib/mlreg-node # by hand, as the note says
 
-step "purge mlreg with its data folder emptied: everything goes"
+step "purge mlreg with its data folder emptied: the folder goes, the system users stay"
 rm -rf /var/lib/mlreg/* /var/lib/mlreg/.[!.]* 2>/dev/null || true
 dpkg --purge mlreg >"$WORK/purge-s.log" 2>&1 || fail "dpkg --purge mlreg: $(cat "$WORK/purge-s.log")"
 for p in "${PKGS[@]}"; do
 	assert_eq "$(pkg_state "$p")" not-installed "dpkg status of $p after purge"
-	if getent passwd "$p" >/dev/null; then fail "user $p is still there after purge"; fi
-	if getent group "$p" >/dev/null; then fail "group $p is still there after purge"; fi
+	getent passwd "$p" >/dev/null || fail "purge deleted the system user $p (Debian packages keep theirs)"
+done
+step "reinstall after purge: the kept users are reused, not duplicated"
+UID_BEFORE=$(getent passwd mlreg | cut -d: -f3)
+dpkg -i "$DEB_S" >"$WORK/reinstall.log" 2>&1 || fail "reinstall after purge: $(cat "$WORK/reinstall.log")"
+assert_eq "$(getent passwd mlreg | cut -d: -f3)" "$UID_BEFORE" "the reinstalled package reuses the kept user's uid"
+assert_eq "$(stat -c %U /var/lib/mlreg)" mlreg "the state folder is the kept user's again"
+dpkg --purge mlreg >"$WORK/purge-s2.log" 2>&1 || fail "second purge: $(cat "$WORK/purge-s2.log")"
+# by hand, as the notes say, to leave the machine as the test found it
+for p in "${PKGS[@]}"; do
+	userdel "$p" || fail "userdel $p"
+	if getent group "$p" >/dev/null; then fail "userdel did not take the group $p with it"; fi
 done
 for d in "${STATES[@]}" /etc/mlreg /usr/lib/systemd/system/mlreg.service /usr/lib/systemd/system/mlreg-node.service \
 	/usr/share/doc/mlreg /usr/share/doc/mlreg-node; do
