@@ -164,11 +164,30 @@ static int seal_database(bk_ctx *c)
 	return bk_fsync_fd(c->destfd, c->o->dest);
 }
 
+/* mkdirat, and when the folder is new, fsync of the folder holding it: a
+ * new blobs/, blobs/sha256/ or fan-out folder must survive a power cut as
+ * surely as the files renamed into it, or a backup whose backup.json made
+ * it to disk could lose whole folders of blobs. */
 static int mkdir_at(int dirfd, const char *name)
 {
-	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-		return mlreg_error_set(MLREG_EIO, "cannot create '%s': %s", name, strerror(errno));
-	return 0;
+	const char *slash = strrchr(name, '/');
+	int parent = dirfd, rc = 0;
+	if (mkdirat(dirfd, name, 0700) < 0)
+		return errno == EEXIST ? 0 : mlreg_error_set(MLREG_EIO, "cannot create '%s': %s", name, strerror(errno));
+	if (slash) {
+		char up[64];
+		if ((size_t)(slash - name) >= sizeof(up))
+			return mlreg_error_set(MLREG_EIO, "folder name too long: '%s'", name);
+		memcpy(up, name, (size_t)(slash - name));
+		up[slash - name] = '\0';
+		if ((parent = openat(dirfd, up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return mlreg_error_set(MLREG_EIO, "cannot open '%s': %s", up, strerror(errno));
+	}
+	if (fsync(parent) < 0)
+		rc = mlreg_error_set(MLREG_EIO, "cannot fsync the folder holding '%s': %s", name, strerror(errno));
+	if (parent != dirfd)
+		close(parent);
+	return rc;
 }
 
 /* A file of the live data directory, which is trusted: links are followed
@@ -420,7 +439,9 @@ static int write_info(bk_ctx *c)
 		return mlreg_error_set(MLREG_EIO, "cannot create backup.json: %s", strerror(errno));
 	}
 	rc = util_write_all(fd, text, strlen(text));
-	if (rc == 0 && util_write_all(fd, "\n", 1) == 0 && fsync(fd) < 0)
+	if (rc == 0)
+		rc = util_write_all(fd, "\n", 1);
+	if (rc == 0 && fsync(fd) < 0)
 		rc = mlreg_error_set(MLREG_EIO, "cannot fsync backup.json: %s", strerror(errno));
 	close(fd);
 	free(text);
