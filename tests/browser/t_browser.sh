@@ -40,13 +40,13 @@ train "$WORK/f1" --seed 1 --trees 8 --rows-out "$WORK/rows.json" &
 t1=$!
 train "$WORK/f2" --seed 2 --trees 12 &
 t2=$!
-wait "$t1" || fail "training f1"
+wait "$t1" || { kill "$t2" 2>/dev/null; wait "$t2" 2>/dev/null; fail "training f1"; }
 wait "$t2" || fail "training f2"
 train "$WORK/f3" --seed 3 --trees 16 &
 t1=$!
 train "$WORK/o1" --dataset wine --seed 1 &
 t2=$!
-wait "$t1" || fail "training f3"
+wait "$t1" || { kill "$t2" 2>/dev/null; wait "$t2" 2>/dev/null; fail "training f3"; }
 wait "$t2" || fail "training o1"
 cp -r "$WORK/o1" "$WORK/o2"
 echo "retrained with a smaller learning rate" >"$WORK/o2/NOTES.txt"
