@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/node_lib.sh"
 
 [ "$(id -u)" = 0 ] || fail "t_package installs .deb packages with dpkg and needs root (run: sudo ctest -L package)"
-for _tool in dpkg dpkg-deb dpkg-query cpack setpriv getent useradd flock; do
+for _tool in dpkg dpkg-deb dpkg-query dpkg-shlibdeps file cpack setpriv getent useradd flock; do
 	command -v "$_tool" >/dev/null 2>&1 || fail "required tool '$_tool' is not installed"
 done
 BUILD=${MLREG_BUILD_DIR:-}
