@@ -18,14 +18,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include "controller/reconcile.h"
+#include "util/conffile.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mlreg controller [--data DIR] [flags]\n"
+	fprintf(f, "usage: mlreg controller [--config FILE] [--data DIR] [flags]\n"
+		   "  --config FILE          read flags from FILE first, one 'name = value' a line (flags given\n"
+		   "                         here win; docs/operations.md \"Configure\")\n"
 		   "  --data DIR             the registry's data directory (default $MLREG_DATA or ./mlreg-data)\n"
 		   "  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		   "  --log-format FORMAT    logfmt or json: one line per event on stderr (default logfmt)\n");
 	ctl_flags_usage(f);
+}
+
+/* A flag's value was refused: say so, naming the config file line when the
+ * flag (argument `at`) came from --config's file.  Exit status 2. */
+static int flag_refused(int at)
+{
+	util_conf_blame(MLREG_EUSAGE, at);
+	fprintf(stderr, "mlreg controller: %s\n", mlreg_error_last());
+	return 2;
 }
 
 int ctl_standalone_main(int argc, char **argv)
@@ -33,6 +45,7 @@ int ctl_standalone_main(int argc, char **argv)
 	static const struct option base[] = {{"data", required_argument, 0, 'd'},
 					     {"log-level", required_argument, 0, 'L'},
 					     {"log-format", required_argument, 0, 'x'},
+					     {"config", required_argument, 0, 'c'},
 					     {"help", no_argument, 0, 'h'}};
 	struct option all[64];
 	size_t n = 0;
@@ -50,22 +63,26 @@ int ctl_standalone_main(int argc, char **argv)
 	all[n] = (struct option){0, 0, 0, 0};
 	ctl_config_defaults(&cfg);
 	util_log_set_prog("mlreg-controller");
+	if (util_conf_args(argc, argv, &(util_conf_spec){.opts = all}, &argc, &argv) < 0) {
+		fprintf(stderr, "mlreg controller: %s\n", mlreg_error_last());
+		return 2;
+	}
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+		int at = optind - 1; /* a refused value is blamed on its config file line */
 		if (o >= 1000) {
 			if (ctl_flag_set(&cfg, ctl_flag_name(o - 1000), optarg) < 0) {
-				fprintf(stderr, "mlreg controller: %s\n", mlreg_error_last());
-				return 2;
+				return flag_refused(at);
 			}
 			continue;
 		}
 		switch (o) {
 		case 'd': data = optarg; break;
+		case 'c': break; /* read by util_conf_args */
 		case 'L':
 		case 'x':
 			if ((o == 'L' ? util_log_level_parse(optarg) : util_log_format_parse(optarg)) < 0) {
-				fprintf(stderr, "mlreg controller: %s\n", mlreg_error_last());
-				return 2;
+				return flag_refused(at);
 			}
 			break;
 		case 'h': usage(stdout); return 0;

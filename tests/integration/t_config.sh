@@ -128,3 +128,31 @@ assert lines, "no log line"
 for l in lines:
     assert json.loads(l)["prog"] == "mlreg-node", l
 ' "$WORK/n.err" || fail "node log-format = json: $(cat "$WORK/n.err")"
+
+step "the standalone controller: --config the same way"
+printf 'data = %s/never2\ncontroller-pol = 1s\n' "$WORK" >"$C/ctl-typo.conf"
+run_bad "$MLREG_BIN" controller --config "$C/ctl-typo.conf"
+assert_eq "$ERR" "mlreg controller: $C/ctl-typo.conf:2: unknown setting 'controller-pol'" "controller unknown name"
+if [ -e "$WORK/never2" ]; then fail "a refused controller config created the data folder"; fi
+printf '# the reconciler beside a server\ncontroller-poll = forever\n' >"$C/ctl-value.conf"
+run_bad "$MLREG_BIN" controller --config "$C/ctl-value.conf"
+assert_contains "$ERR" "mlreg controller: $C/ctl-value.conf:2: " "a controller value the flag refuses names its line"
+"$MLREG_BIN" server --listen 127.0.0.1:0 --data "$WORK/ctl-data" --port-file "$WORK/ctl-port" --no-controller \
+	>"$WORK/cs.out" 2>"$WORK/cs.err" &
+CSP=$!
+track_bg "$CSP"
+for ((i = 0; i < 200; i++)); do [ -s "$WORK/ctl-port" ] && break; sleep 0.05; done
+[ -s "$WORK/ctl-port" ] || fail "server for the controller did not start: $(cat "$WORK/cs.err")"
+printf 'data = %s/ctl-data\nlog-format = json\ncontroller-poll = 50ms\n' "$WORK" >"$C/ctl.conf"
+"$MLREG_BIN" controller --config "$C/ctl.conf" --log-format logfmt >"$WORK/ctl.out" 2>"$WORK/ctl.err" &
+CTP=$!
+track_bg "$CTP"
+for ((i = 0; i < 200; i++)); do grep -q "controller holds the lease" "$WORK/ctl.err" && break; sleep 0.05; done
+grep -q "running on $WORK/ctl-data" "$WORK/ctl.out" || fail "the controller did not use data = from the file: $(cat "$WORK/ctl.out" "$WORK/ctl.err")"
+grep -Eq '^ts=.* prog=mlreg-controller msg="controller holds the lease' "$WORK/ctl.err" ||
+	fail "the controller did not take the lease in logfmt (the flag over the file's json): $(cat "$WORK/ctl.err")"
+kill -TERM "$CTP"
+wait "$CTP" || fail "controller exited non-zero on SIGTERM: $(cat "$WORK/ctl.err")"
+check_sanitizer_clean "$WORK/ctl.err" "controller stderr"
+kill -TERM "$CSP"
+wait "$CSP" || fail "server exited non-zero on SIGTERM"
