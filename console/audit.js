@@ -61,7 +61,7 @@ export async function auditPage(view, page, r) {
 			const v = await view.api('/api/v1/audit/verify');
 			if (v.ok) {
 				result.className = 'verify ok';
-				result.textContent = 'Chain verified: ' + v.entries + ' entries' + (v.head ? ', head #' + v.head.seq + ' ' + String(v.head.hash).slice(0, 16) + '…' : '') + '.';
+				result.textContent = 'Chain verified: ' + v.entries + ' entries' + (v.head ? ' (head #' + v.head.seq + ' ' + String(v.head.hash).slice(0, 16) + '…)' : '') + '.';
 			} else {
 				result.className = 'verify bad';
 				result.textContent = 'Chain BROKEN at entry #' + v.first_bad + ': ' + (v.message || 'hash mismatch') + ' (' + v.entries + ' entries checked).';

@@ -487,6 +487,40 @@ async function run(browser) {
     await shot(page, 'audit');
   });
 
+  await step('audit verify: an entry changed behind the server\'s back shows BROKEN, then verified once put back', async () => {
+    // someone with write access to the database edits one entry in the middle
+    // of the chain (as t_audit_tamper does with the CLI); the original is kept
+    // in a side table and put back afterwards, so the rest of the run sees a
+    // sound chain again
+    const n = (await api('/api/v1/audit/verify')).entries;
+    const seq = Math.max(2, Math.floor(n / 2));
+    const sql = (q) => {
+      const r = spawnSync('sqlite3', [fx.db, q], { encoding: 'utf8', timeout: 20000 });
+      assert.equal(r.status, 0, `sqlite3 "${q}": ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    sql(`CREATE TABLE t_browser_keep AS SELECT seq, details FROM audit_log WHERE seq = ${seq}; ` +
+        `UPDATE audit_log SET details = '{"tampered":true}' WHERE seq = ${seq};`);
+    try {
+      await tid(page, 'audit-verify').click();
+      const res = await waitUntil('audit-verify-result to say BROKEN', async () => {
+        const t = await text(tid(page, 'audit-verify-result'));
+        return /BROKEN/.test(t) ? t : null;
+      });
+      assert.ok(res.includes(`#${seq}`), `the result names the edited entry #${seq}: "${res}"`);
+      await shot(page, 'audit-broken');
+    } finally {
+      sql(`UPDATE audit_log SET details = (SELECT details FROM t_browser_keep WHERE seq = ${seq}) WHERE seq = ${seq}; ` +
+          'DROP TABLE t_browser_keep;');
+    }
+    await tid(page, 'audit-verify').click();
+    const again = await waitUntil('audit-verify-result to say verified again', async () => {
+      const t = await text(tid(page, 'audit-verify-result'));
+      return /verified/.test(t) ? t : null;
+    });
+    assert.ok(!again.includes('BROKEN'), `after putting the entry back: "${again}"`);
+  });
+
   await step('sign out: back to the form, token gone', async () => {
     await tid(page, 'signout').click();
     await tid(page, 'signin-form').waitFor({ timeout: WAIT });

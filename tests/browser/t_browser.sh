@@ -22,6 +22,7 @@ step "tools"
 NODEJS=${MLREG_NODEJS:-node}
 CHROMIUM=${MLREG_CHROMIUM:-/usr/bin/chromium}
 command -v "$NODEJS" >/dev/null 2>&1 || fail "Node.js ('$NODEJS') is not installed: run scripts/deps"
+command -v sqlite3 >/dev/null 2>&1 || fail "the sqlite3 CLI is not installed: run scripts/deps (the audit tamper step edits the database)"
 [ -x "$CHROMIUM" ] || fail "Chromium is not at $CHROMIUM: run scripts/deps (Debian's chromium package)"
 [ -d "$HERE_BROWSER/node_modules/playwright-core" ] ||
 	fail "tests/browser/node_modules is missing: run scripts/deps (it runs npm ci there)"
@@ -112,8 +113,9 @@ import json, sys
 a = sys.argv[1:]
 print(json.dumps({"url": a[0], "deployer": a[1], "reader": a[2], "temp": a[3], "admin": a[4],
                   "mlreg": a[5], "artifacts": a[6], "chromium": a[7], "model": "risk/fraud",
-                  "other_model": "vision/ocr", "deployment": "fraud-live", "key": "release"}))
-' "$URL" "$DEPLOYER" "$READER" "$TEMP" "$ADMIN" "$MLREG_BIN" "$ARTIFACTS" "$CHROMIUM" >"$FIX"
+                  "other_model": "vision/ocr", "deployment": "fraud-live", "key": "release",
+                  "db": a[8]}))
+' "$URL" "$DEPLOYER" "$READER" "$TEMP" "$ADMIN" "$MLREG_BIN" "$ARTIFACTS" "$CHROMIUM" "$DATA/registry.db" >"$FIX"
 )
 brc=0
 (cd "$HERE_BROWSER" && timeout 240 "$NODEJS" console.test.js "$FIX") || brc=$?
