@@ -195,6 +195,10 @@ void cli_table_release(cli_table *t);
 typedef void (*cli_row_fn)(const cJSON *item, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF]);
 int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *path,
 		   const char *what, const char *key, const char *const *head, size_t ncols, cli_row_fn row);
+/* The same after the command read its own arguments: GET path (a list of
+ * one object's things, e.g. a deployment's events), --json or the table. */
+int cli_list_get(const cli_config *cfg, const char *path, const char *what, const char *key,
+		 const char *const *head, size_t ncols, cli_row_fn row);
 
 /* The body of `deprecate` and `rm`: parse exactly one REF, send
  * `method` to the version's path + suffix, print the version object

@@ -255,22 +255,29 @@ done:
 	return error;
 }
 
+static void event_row(const cJSON *e, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
+{
+	/* the reconciler's and the nodes' words: no control characters */
+	snprintf(buf[0], CLI_ROW_BUF, "%s", cli_json_text(e, "message", ""));
+	for (char *p = buf[0]; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	row[0] = cli_json_text(e, "time", "-");
+	row[1] = cli_json_text(e, "kind", "-");
+	row[2] = buf[0][0] ? buf[0] : "-";
+}
+
 static int cmd_deploy_events_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"TIME", "KIND", "MESSAGE"};
+	char what[300];
 	cli_args a;
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
 	util_buf path;
 	const char *name = NULL, *limit = NULL;
-	const cJSON *e;
 	int64_t n;
 	int rc, error = 0;
 
-	memset(&resp, 0, sizeof(resp));
 	util_buf_init(&path, 4096);
-	cli_table_init(&t, 3);
 	cli_args_init(&a, self->name, self->options, argc, argv);
 	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
 		if (rc == OPT_LIMIT && (util_parse_i64(a.value, &n) < 0 || n < 1 || n > 10000))
@@ -291,38 +298,11 @@ static int cmd_deploy_events_exec(const cli_cmd_entry *self, const cli_config *c
 		goto done;
 	}
 	if ((error = cli_deployment_path(self->name, name, "/events", &path)) < 0 ||
-	    (limit && (error = cli_query_add(&path, "limit", limit)) < 0) || (error = cli_client_new(&c, cfg)) < 0)
+	    (limit && (error = cli_query_add(&path, "limit", limit)) < 0))
 		goto done;
-	if ((error = cli_client_json(c, "GET", path.ptr, NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list the events of deployment '%s'", name);
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(resp.body, "events"))
-	{
-		char msg[1024];
-		const char *row[3];
-		/* the reconciler's and the nodes' words: no control characters */
-		snprintf(msg, sizeof(msg), "%s", cli_json_text(e, "message", ""));
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
-		row[0] = cli_json_text(e, "time", "-");
-		row[1] = cli_json_text(e, "kind", "-");
-		row[2] = msg[0] ? msg : "-";
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
+	snprintf(what, sizeof(what), "the events of deployment '%s'", name);
+	error = cli_list_get(cfg, path.ptr, what, "events", head, 3, event_row);
 done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
 	util_buf_release(&path);
 	return error;
 }

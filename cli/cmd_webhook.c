@@ -212,22 +212,33 @@ done:
 	return error;
 }
 
+static void delivery_row(const cJSON *d, const char **row, char buf[CLI_ROW_BUFS][CLI_ROW_BUF])
+{
+	int64_t st;
+	snprintf(buf[0], CLI_ROW_BUF, "%lld", (long long)cli_json_int(d, "attempt", 0));
+	snprintf(buf[1], CLI_ROW_BUF, "-");
+	if (util_json_i64(d, "status", &st) == 0)
+		snprintf(buf[1], CLI_ROW_BUF, "%lld", (long long)st);
+	row[0] = cli_json_text(d, "time", "-");
+	row[1] = cli_json_text(d, "event", "-");
+	row[2] = cli_json_text(d, "event_id", "-");
+	row[3] = buf[0];
+	row[4] = buf[1];
+	row[5] = cli_json_text(d, "outcome", "-");
+	row[6] = util_json_str(d, "error") && *util_json_str(d, "error") ? util_json_str(d, "error") : "-";
+}
+
 static int cmd_webhook_deliveries_exec(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv)
 {
 	static const char *const head[] = {"TIME", "EVENT", "EVENT ID", "ATTEMPT", "STATUS", "OUTCOME", "ERROR"};
+	char what[300];
 	cli_args a;
-	cli_client *c = NULL;
-	cli_response resp;
-	cli_table t;
 	util_buf path;
 	const char *id = NULL, *limit = NULL;
-	const cJSON *d;
 	int64_t n;
 	int rc, error = 0;
 
-	memset(&resp, 0, sizeof(resp));
 	util_buf_init(&path, 4096);
-	cli_table_init(&t, 7);
 	cli_args_init(&a, self->name, self->options, argc, argv);
 	while ((rc = cli_args_next(&a)) != CLI_ARGS_END) {
 		if (rc == OPT_LIMIT && (util_parse_i64(a.value, &n) < 0 || n < 1))
@@ -248,41 +259,11 @@ static int cmd_webhook_deliveries_exec(const cli_cmd_entry *self, const cli_conf
 		goto done;
 	}
 	if ((error = webhook_path(id, "/deliveries", &path)) < 0 ||
-	    (limit && (error = cli_query_add(&path, "limit", limit)) < 0) || (error = cli_client_new(&c, cfg)) < 0)
+	    (limit && (error = cli_query_add(&path, "limit", limit)) < 0))
 		goto done;
-	if ((error = cli_client_json(c, "GET", path.ptr, NULL, &resp)) < 0) {
-		error = cli_error_wrap(error, "cannot list the deliveries of webhook '%s'", id);
-		goto done;
-	}
-	if (cfg->json) {
-		error = cli_print_json(resp.body);
-		goto done;
-	}
-	if ((error = cli_table_add(&t, head)) < 0)
-		goto done;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(resp.body, "deliveries"))
-	{
-		char attempt[24], status[24] = "-";
-		const char *row[7];
-		int64_t st;
-		snprintf(attempt, sizeof(attempt), "%lld", (long long)cli_json_int(d, "attempt", 0));
-		if (util_json_i64(d, "status", &st) == 0)
-			snprintf(status, sizeof(status), "%lld", (long long)st);
-		row[0] = cli_json_text(d, "time", "-");
-		row[1] = cli_json_text(d, "event", "-");
-		row[2] = cli_json_text(d, "event_id", "-");
-		row[3] = attempt;
-		row[4] = status;
-		row[5] = cli_json_text(d, "outcome", "-");
-		row[6] = util_json_str(d, "error") && *util_json_str(d, "error") ? util_json_str(d, "error") : "-";
-		if ((error = cli_table_add(&t, row)) < 0)
-			goto done;
-	}
-	cli_table_print(&t, stdout);
+	snprintf(what, sizeof(what), "the deliveries of webhook '%s'", id);
+	error = cli_list_get(cfg, path.ptr, what, "deliveries", head, 7, delivery_row);
 done:
-	cli_table_release(&t);
-	cli_response_release(&resp);
-	cli_client_free(c);
 	util_buf_release(&path);
 	return error;
 }

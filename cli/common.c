@@ -564,8 +564,8 @@ cJSON *cli_deployments_of(const cJSON *all, const char *model, int64_t version)
 	return out;
 }
 
-int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *path,
-		   const char *what, const char *key, const char *const *head, size_t ncols, cli_row_fn row)
+int cli_list_get(const cli_config *cfg, const char *path, const char *what, const char *key,
+		 const char *const *head, size_t ncols, cli_row_fn row)
 {
 	cli_client *c = NULL;
 	cli_response resp;
@@ -574,7 +574,7 @@ int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, c
 	int error;
 	memset(&resp, 0, sizeof(resp));
 	cli_table_init(&t, ncols);
-	if ((error = cli_args_positionals(self, argc, argv, NULL, 0, "")) < 0 || (error = cli_client_new(&c, cfg)) < 0)
+	if ((error = cli_client_new(&c, cfg)) < 0)
 		goto done;
 	if ((error = cli_client_json(c, "GET", path, NULL, &resp)) < 0) {
 		error = cli_error_wrap(error, "cannot list %s", what);
@@ -602,4 +602,11 @@ done:
 	cli_response_release(&resp);
 	cli_client_free(c);
 	return error;
+}
+
+int cli_list_table(const cli_cmd_entry *self, const cli_config *cfg, int argc, char **argv, const char *path,
+		   const char *what, const char *key, const char *const *head, size_t ncols, cli_row_fn row)
+{
+	int error = cli_args_positionals(self, argc, argv, NULL, 0, "");
+	return error < 0 ? error : cli_list_get(cfg, path, what, key, head, ncols, row);
 }

@@ -252,6 +252,18 @@ http GET "/api/v1/webhooks/$W1/deliveries?limit=0"
 expect_code 400 "deliveries limit 0"
 http GET /api/v1/webhooks/wh_0000000000000000/deliveries
 expect_code 404 "deliveries of an unknown webhook"
+# the same through the CLI: table, --json, --limit, refusals
+cli_ok webhook deliveries "$W1" --limit 3
+assert_contains "$(head -1 <<<"$OUT")" "TIME" "webhook deliveries: table header"
+assert_eq "$(tail -n +2 <<<"$OUT" | wc -l)" 3 "webhook deliveries --limit 3: three rows"
+assert_match "$(sed -n 2p <<<"$OUT")" " [0-9]+ +200 +delivered +-\$" "webhook deliveries: the newest row (attempt, status 200, delivered, no error)"
+cli_ok webhook deliveries "$W1" --json
+assert_json 'any(d["event_id"] == "'"$E2"'" and d["outcome"] == "retry" and d["error"] == "HTTP 500" for d in j["deliveries"])' "$OUT" "webhook deliveries --json"
+cli webhook deliveries "$W1" --limit 0
+expect_rc 2 "webhook deliveries --limit 0"
+cli webhook deliveries wh_0000000000000000
+expect_rc 5 "webhook deliveries of an unknown webhook"
+assert_contains "$ERR" "cannot list the deliveries of webhook 'wh_0000000000000000'" "the error names the webhook"
 
 step "receiver down, then up: delivered after retries"
 stop_receiver
