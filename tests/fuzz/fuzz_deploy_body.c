@@ -22,18 +22,12 @@
 #include <string.h>
 #include "registry/deploy.h"
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "util/json.h"
 
 static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
-static char dir[] = "/tmp/mlreg-fuzz-deploy-XXXXXX";
 static int64_t epoch, fixed_id;
-
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
 
 static void must(int rc)
 {
@@ -45,17 +39,13 @@ static void must(int rc)
 
 static void setup(void)
 {
-	reg_config cfg = {0};
 	reg_blob_writer *w = NULL;
 	char digest[UTIL_DIGEST_LEN + 1], body[512];
 	uint64_t size;
 	cJSON *b, *out = NULL;
 	bool held = false;
 	int status;
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	must(reg_open(&cfg, &reg));
+	reg = fuzz_registry_open("deploy");
 	must(reg_blob_writer_new(reg, &w));
 	must(reg_blob_writer_write(w, "weights", 7));
 	must(reg_blob_writer_commit(w, NULL, digest, &size));
@@ -78,7 +68,6 @@ static void setup(void)
 	must(reg_ctl_snapshot(reg, &out));
 	fixed_id = (int64_t)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "deployments")->child, "id")->valuedouble;
 	cJSON_Delete(out);
-	atexit(cleanup);
 }
 
 static int count(const char *key)

@@ -14,32 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "util/json.h"
 
 static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
-static char dir[] = "/tmp/mlreg-fuzz-lineage-XXXXXX";
 static char files[512];
 static int64_t accepted; /* versions of "child" so far */
 
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
-
 static void setup(void)
 {
-	reg_config cfg = {0};
 	reg_blob_writer *w = NULL;
 	char digest[UTIL_DIGEST_LEN + 1];
 	uint64_t size;
 	cJSON *b, *out = NULL;
 	int status;
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	if (reg_open(&cfg, &reg) != 0 || reg_blob_writer_new(reg, &w) != 0 || reg_blob_writer_write(w, "weights", 7) != 0 ||
+	reg = fuzz_registry_open("lineage");
+	if (reg_blob_writer_new(reg, &w) != 0 || reg_blob_writer_write(w, "weights", 7) != 0 ||
 	    reg_blob_writer_commit(w, NULL, digest, &size) != 0)
 		abort();
 	snprintf(files, sizeof(files), "[{\"path\":\"m.bin\",\"size\":7,\"digest\":\"%s\"}]", digest);
@@ -49,7 +40,6 @@ static void setup(void)
 		abort();
 	cJSON_Delete(b);
 	cJSON_Delete(out);
-	atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,31 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "util/json.h"
 
 static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
 static reg_principal approver = {.principal = "fuzz-approver", .token_name = "fuzz2", .role = REG_ROLE_APPROVER};
-static char dir[] = "/tmp/mlreg-fuzz-promo-XXXXXX";
-
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
 
 static void setup(void)
 {
-	reg_config cfg = {0};
 	reg_blob_writer *w = NULL;
 	char digest[UTIL_DIGEST_LEN + 1], body[512];
 	uint64_t size;
 	cJSON *b, *out = NULL;
 	int status;
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	if (reg_open(&cfg, &reg) != 0 || reg_blob_writer_new(reg, &w) != 0 || reg_blob_writer_write(w, "weights", 7) != 0 ||
+	reg = fuzz_registry_open("promo");
+	if (reg_blob_writer_new(reg, &w) != 0 || reg_blob_writer_write(w, "weights", 7) != 0 ||
 	    reg_blob_writer_commit(w, NULL, digest, &size) != 0)
 		abort();
 	snprintf(body, sizeof(body), "{\"files\":[{\"path\":\"m.bin\",\"size\":7,\"digest\":\"%s\"}],\"metrics\":{\"accuracy\":0.9}}",
@@ -52,7 +43,6 @@ static void setup(void)
 		cJSON_Delete(b);
 		cJSON_Delete(out);
 	}
-	atexit(cleanup);
 }
 
 static void drop(cJSON **out)

@@ -20,18 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "registry/store.h"
 #include "util/json.h"
 
 static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
-static char dir[] = "/tmp/mlreg-fuzz-search-XXXXXX";
-
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
 
 static void push(const char *model, const char *extra)
 {
@@ -51,15 +45,12 @@ static void push(const char *model, const char *extra)
 
 static void setup(void)
 {
-	reg_config cfg = {0};
 	reg_blob_writer *w = NULL;
 	char digest[UTIL_DIGEST_LEN + 1];
 	uint64_t size;
 	cJSON *out = NULL;
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	if (reg_open(&cfg, &reg) != 0 || reg_blob_writer_new(reg, &w) != 0 || reg_blob_writer_write(w, "cfg", 3) != 0 ||
+	reg = fuzz_registry_open("search");
+	if (reg_blob_writer_new(reg, &w) != 0 || reg_blob_writer_write(w, "cfg", 3) != 0 ||
 	    reg_blob_writer_commit(w, NULL, digest, &size) != 0)
 		abort();
 	push("team/fraud", ",\"metrics\":{\"accuracy\":0.9,\"loss\":0.3},\"params\":{\"lr\":\"0.01\"},\"tags\":{\"env\":\"prod\"}");
@@ -74,7 +65,6 @@ static void setup(void)
 	if (reg_version_delete(reg, &admin, "vision", 2, &out) != 0)
 		abort();
 	cJSON_Delete(out);
-	atexit(cleanup);
 }
 
 /* The query as the route builds it; MLREG_EINVALID where it refuses. */

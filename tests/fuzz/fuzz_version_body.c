@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry.h"
+#include "fuzz_registry.h"
 #include "util/json.h"
 
 /* the seeds name the two blobs the registry holds by their digests */
@@ -27,15 +28,8 @@
 
 static reg_registry *reg;
 static reg_principal admin = {.principal = "fuzz-admin", .token_name = "fuzz", .role = REG_ROLE_ADMIN};
-static char dir[] = "/tmp/mlreg-fuzz-version-XXXXXX";
 static int64_t versions; /* versions of "m" so far */
 static unsigned long idem_seq;
-
-static void cleanup(void)
-{
-	reg_close(reg);
-	util_rm_rf(dir);
-}
 
 static void blob(const char *bytes)
 {
@@ -49,14 +43,9 @@ static void blob(const char *bytes)
 
 static void setup(void)
 {
-	reg_config cfg = {0};
 	cJSON *b, *out = NULL;
 	int status;
-	if (!mkdtemp(dir))
-		abort();
-	cfg.data_dir = dir;
-	if (reg_open(&cfg, &reg) != 0)
-		abort();
+	reg = fuzz_registry_open("version");
 	blob("weights");
 	blob("cfg");
 	b = cJSON_Parse("{\"files\":[{\"path\":\"m.bin\",\"size\":3,\"digest\":\"" CFG_DIGEST "\"}]}");
@@ -65,7 +54,6 @@ static void setup(void)
 	versions = 1;
 	cJSON_Delete(b);
 	cJSON_Delete(out);
-	atexit(cleanup);
 }
 
 /* The newest audit sequence number (verifying the whole chain after each

@@ -124,7 +124,7 @@ static void dataset_specs_refused(void **state)
 		"t=x@sha256:0123",              /* short digest */
 		"t=x@sha256:" HEX64 "00",       /* long digest */
 		"t=x@sha256:" HEX64 "/more",    /* a digest must end the value */
-		"t=@sha256:" HEX64,             /* no path before the digest */
+		("t=@sha256:" HEX64),           /* no path before the digest */
 		"t=x@sha256:zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"t=s3://bucket/a\tb",           /* control character in a URI */
 	};
