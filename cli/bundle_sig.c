@@ -79,6 +79,7 @@ int cli_bundle_sig_check(cli_client *c, const cli_bundle *b, bool require)
 	const char *sigbytes, *index;
 	size_t siglen, ilen;
 	int rc = 0, unsigned_versions = 0;
+	bool any_signed = false;
 	char first_unsigned[UTIL_NAME_MAX + 32] = "";
 
 	/* every signature in the index, trusted or not, must verify */
@@ -91,6 +92,7 @@ int cli_bundle_sig_check(cli_client *c, const cli_bundle *b, bool require)
 			return mlreg_error_set(MLREG_EINVALID, "bundle refused: %s: signatures must be an array", subject);
 		if (cJSON_GetArraySize(sigs) == 0)
 			continue;
+		any_signed = true;
 		if ((rc = util_sig_statement(cli_json_text(v, "model", ""), cli_json_int(v, "version", 0),
 					     cli_json_text(v, "digest", ""), &stmt, &slen)) < 0)
 			return mlreg_error_set(MLREG_EINVALID, "bundle refused: %s: %s", subject, mlreg_error_last());
@@ -115,18 +117,8 @@ int cli_bundle_sig_check(cli_client *c, const cli_bundle *b, bool require)
 		}
 	}
 	if (require) {
-		/* a version with no signature at all needs no registry to refuse */
-		for (const cJSON *v = vs ? vs->child : NULL; v; v = v->next)
-			if (cJSON_GetArraySize(cJSON_GetObjectItem(v, "signatures")) == 0 && unsigned_versions++ == 0)
-				snprintf(first_unsigned, sizeof(first_unsigned), "%s:%lld", cli_json_text(v, "model", "?"),
-					 (long long)cli_json_int(v, "version", 0));
-		if (unsigned_versions > 0) {
-			rc = mlreg_error_set(MLREG_EREFUSED,
-					     "bundle refused: --require-signature and %d version(s) are not signed by a key this registry trusts (first: %s)",
-					     unsigned_versions, first_unsigned);
-			goto done;
-		}
-		if ((rc = trusted_keys(c, &trusted)) < 0)
+		/* with no signature anywhere, no registry is needed to refuse */
+		if ((any_signed || bsig) && (rc = trusted_keys(c, &trusted)) < 0)
 			goto done;
 		if (bsig && !in_list(trusted, util_json_str(bsig, "fingerprint"))) {
 			rc = mlreg_error_set(MLREG_EREFUSED, "bundle refused: --require-signature and the bundle is signed by %s, a key this registry does not trust",
